@@ -1,0 +1,53 @@
+namespace Mailroom.Queue;
+
+/// <summary>
+/// The durable queue: the only contract between receiving and delivering (see DESIGN.md).
+/// A message exists for delivery only after <see cref="IncomingMessage.CommitAsync"/> returned:
+/// then its content and envelope are on disk and fsynced. Per-recipient progress is recorded
+/// durably, so a restart never delivers twice to a recipient already done.
+/// </summary>
+public interface IMessageStore
+{
+    /// <summary>
+    /// Starts a new message: allocates its queue ID and a temporary file for the content.
+    /// Nothing is visible to delivery until the returned message is committed; disposing it
+    /// without a commit removes every trace.
+    /// </summary>
+    ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken);
+
+    /// <summary>Every committed message still in the queue, with its recipients' recorded state (used at start).</summary>
+    IAsyncEnumerable<QueuedMessage> RecoverAsync(CancellationToken cancellationToken);
+
+    /// <summary>Reads one committed message (envelope and per-recipient state).</summary>
+    ValueTask<QueuedMessage?> ReadAsync(QueueId id, CancellationToken cancellationToken);
+
+    /// <summary>Opens the content (the message bytes exactly as stored, with our Received header first) for reading.</summary>
+    Stream OpenContent(QueueId id);
+
+    /// <summary>Durably records the final state of some recipients (by index into the envelope's list).</summary>
+    ValueTask RecordAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken);
+
+    /// <summary>Removes a message whose recipients are all final.</summary>
+    ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken);
+}
+
+/// <summary>A final outcome for the recipient at <paramref name="Index"/> of the envelope.</summary>
+public readonly record struct RecipientUpdate(int Index, RecipientStatus Status, string? Diagnostic = null);
+
+/// <summary>A committed message as the queue holds it.</summary>
+public sealed record QueuedMessage(QueueId Id, Envelope Envelope, IReadOnlyList<RecipientStatus> States, long ContentLength);
+
+/// <summary>A message being received. Write the content to <see cref="Content"/>, then commit.</summary>
+public abstract class IncomingMessage : IAsyncDisposable
+{
+    public abstract QueueId Id { get; }
+
+    /// <summary>The message content. Writes are buffered; durability comes only with the commit.</summary>
+    public abstract Stream Content { get; }
+
+    /// <summary>Makes the message durable (content and envelope fsynced, file and folder) and visible to delivery.</summary>
+    public abstract ValueTask CommitAsync(CancellationToken cancellationToken);
+
+    /// <summary>Disposing an uncommitted message deletes it.</summary>
+    public abstract ValueTask DisposeAsync();
+}
