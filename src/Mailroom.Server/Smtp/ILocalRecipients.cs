@@ -1,0 +1,12 @@
+using Mailroom.Server.Recipients;
+
+namespace Mailroom.Server.Smtp;
+
+/// <summary>The local domains and who receives mail in them (users and aliases), as the session asks at RCPT time.</summary>
+public interface ILocalRecipients
+{
+    bool IsLocalDomain(string domain);
+
+    /// <summary>Where mail for local-part@domain goes; null when there is no such recipient.</summary>
+    IReadOnlyList<LocalTarget>? Resolve(string localPart, string domain);
+}
