@@ -11,8 +11,12 @@ public enum LineReadStatus
     /// <summary>A complete line was read (without its line end).</summary>
     Complete,
 
-    /// <summary>The line is longer than the limit; its bytes up to the limit were skipped (see <see cref="SmtpLineReader"/>).</summary>
+    /// <summary>The line is longer than the limit; it was skipped up to and including its line end.</summary>
     TooLong,
+
+    /// <summary>The line is longer than the limit and its end has not arrived: the buffered bytes were skipped,
+    /// the rest must be skipped with <see cref="SmtpLineReader.TrySkipToLineEnd"/> as it arrives.</summary>
+    TooLongUnterminated,
 }
 
 /// <summary>
@@ -23,11 +27,7 @@ public enum LineReadStatus
 /// </summary>
 public static class SmtpLineReader
 {
-    /// <summary>
-    /// Reads one line. On <see cref="LineReadStatus.TooLong"/> the reader has skipped the oversized
-    /// bytes; the caller must then discard input with <see cref="TrySkipToLineEnd"/> before reading
-    /// the next command.
-    /// </summary>
+    /// <summary>Reads one line, or skips one that is longer than <paramref name="maxLength"/> (line end included).</summary>
     public static LineReadStatus TryReadLine(ref SequenceReader<byte> reader, int maxLength, out ReadOnlySequence<byte> line)
     {
         if (reader.TryReadTo(out line, (byte)'\n', advancePastDelimiter: true))
@@ -49,7 +49,7 @@ public static class SmtpLineReader
         {
             reader.Advance(reader.Remaining);
             line = default;
-            return LineReadStatus.TooLong;
+            return LineReadStatus.TooLongUnterminated;
         }
 
         line = default;

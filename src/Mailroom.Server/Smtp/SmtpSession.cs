@@ -167,22 +167,19 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
                 case LineReadStatus.TooLong:
                     _input.AdvanceTo(reader.Position);
-                    if (reader.Position.Equals(buffer.End) && !EndsWithLineFeed(buffer))
-                    {
-                        // The rest of the oversized line has not arrived yet: skip it as it comes.
-                        discarding = true;
-                        needMore = true;
-                    }
-                    else
-                    {
-                        Reply(SmtpReplies.LineTooLong);
-                    }
-
+                    Reply(SmtpReplies.LineTooLong);
                     if (_errors >= Limits.ErrorsPerSession)
                     {
                         return null;
                     }
 
+                    continue;
+
+                case LineReadStatus.TooLongUnterminated:
+                    // The rest of the oversized line has not arrived yet: skip it as it comes.
+                    _input.AdvanceTo(reader.Position);
+                    discarding = true;
+                    needMore = true;
                     continue;
 
                 default:
@@ -197,9 +194,6 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             }
         }
     }
-
-    private static bool EndsWithLineFeed(in ReadOnlySequence<byte> buffer) =>
-        !buffer.IsEmpty && buffer.Slice(buffer.Length - 1).FirstSpan[0] == (byte)'\n';
 
     /// <summary>Reads input with a stage timeout (RFC 5321 §4.5.3.2).</summary>
     private async ValueTask<ReadResult> ReadAsync(TimeSpan timeout)
