@@ -1,0 +1,124 @@
+namespace Mailroom.Queue;
+
+/// <summary>
+/// <see cref="IncomingMessage.Content"/>: forwards writes to the spool file after its header. The
+/// caller can neither seek back into the header nor close the file under the commit (disposing this
+/// stream does nothing; the message owns the file).
+/// </summary>
+internal sealed class ContentWriteStream(FileStream file) : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => file.Write(buffer, offset, count);
+
+    public override void Write(ReadOnlySpan<byte> buffer) => file.Write(buffer);
+
+    public override void WriteByte(byte value) => file.WriteByte(value);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        file.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        file.WriteAsync(buffer, cancellationToken);
+
+    /// <summary>Hands buffered bytes to the operating system; durability comes only with the commit.</summary>
+    public override void Flush() => file.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => file.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}
+
+/// <summary>
+/// What <see cref="IMessageStore.OpenContent"/> returns: a read-only, seekable view of a message
+/// file from its content's first byte to its end. Position and Length count content bytes only.
+/// Disposing it closes the file.
+/// </summary>
+internal sealed class ContentReadStream : Stream
+{
+    private readonly FileStream _file;
+    private readonly long _contentOffset;
+
+    public ContentReadStream(FileStream file, long contentOffset)
+    {
+        _file = file;
+        _contentOffset = contentOffset;
+        _file.Position = contentOffset;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => true;
+
+    public override bool CanWrite => false;
+
+    public override long Length => _file.Length - _contentOffset;
+
+    public override long Position
+    {
+        get => _file.Position - _contentOffset;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _file.Position = _contentOffset + value;
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => _file.Read(buffer, offset, count);
+
+    public override int Read(Span<byte> buffer) => _file.Read(buffer);
+
+    public override int ReadByte() => _file.ReadByte();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        _file.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _file.ReadAsync(buffer, cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => Position + offset,
+            SeekOrigin.End => Length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        return Position;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _file.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,101 @@
+namespace Mailroom.Queue;
+
+public sealed partial class FileMessageStore
+{
+    /// <summary>A message being received into <c>incoming/{id}</c>.</summary>
+    private sealed class FileIncomingMessage : IncomingMessage
+    {
+        private readonly FileMessageStore _store;
+        private readonly FileStream _file;
+        private readonly string _incomingPath;
+        private readonly string _activePath;
+        private readonly int _headerLength;
+        private readonly int _recipientCount;
+        private bool _committed;
+        private bool _disposed;
+
+        public FileIncomingMessage(FileMessageStore store, QueueId id, FileStream file, string incomingPath, string activePath, int headerLength, int recipientCount)
+        {
+            _store = store;
+            Id = id;
+            _file = file;
+            _incomingPath = incomingPath;
+            _activePath = activePath;
+            _headerLength = headerLength;
+            _recipientCount = recipientCount;
+            Content = new ContentWriteStream(file);
+        }
+
+        public override QueueId Id { get; }
+
+        public override Stream Content { get; }
+
+        /// <summary>
+        /// fsync the file, rename it into <c>active/</c>, fsync <c>active/</c> (shared with the
+        /// commits waiting at the same time). Cancellation is honoured up to the rename; after it
+        /// the commit runs to its end, so that a cancelled commit never leaves a message the
+        /// client was told failed but that is in the queue anyway.
+        /// </summary>
+        public override async ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_committed)
+            {
+                throw new InvalidOperationException($"Message {Id} is already committed.");
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            _file.Flush(flushToDisk: true);
+            long contentLength = _file.Length - _headerLength;
+            await _file.DisposeAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+
+            File.Move(_incomingPath, _activePath, overwrite: false);
+            try
+            {
+                await _store._activeSync.SyncAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _store.Withdraw(Id, _activePath, e);
+                throw;
+            }
+
+            _committed = true;
+            Log.Queued(_store._logger, Id, contentLength, _recipientCount);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                // May flush buffered bytes and fail (e.g. ENOSPC): the file is deleted just after anyway.
+                await _file.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                Log.DiscardFailed(_store._logger, Id, e);
+            }
+
+            if (!_committed)
+            {
+                try
+                {
+                    File.Delete(_incomingPath);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Deleted at the next start at the latest.
+                    Log.DiscardFailed(_store._logger, Id, e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,455 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+
+namespace Mailroom.Queue;
+
+/// <summary>
+/// The durable queue on a local file system: one file per message in <c>{spool}/active/</c>, named
+/// by its queue ID, with the recipients' progress in <c>{id}.state</c> beside it. Messages are
+/// received into <c>{spool}/incoming/</c> and renamed into <c>active/</c> at the commit. The format
+/// and the durability argument are in README.md.
+/// </summary>
+/// <remarks>
+/// Call <see cref="InitializeAsync"/> once at start, before anything else. Disk errors surface as
+/// <see cref="IOException"/>; a corrupt message file found while reading surfaces as
+/// <see cref="InvalidDataException"/> (recovery moves such files to <c>{spool}/corrupt/</c>).
+/// </remarks>
+public sealed partial class FileMessageStore : IMessageStore
+{
+    // 64 KiB: large enough that a message is written in few system calls, small enough per session.
+    private const int BufferSize = 64 * 1024;
+    private const int LockStripes = 64;
+
+    private const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode DirectoryMode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private readonly string _spool;
+    private readonly string _incoming;
+    private readonly string _active;
+    private readonly string _corrupt;
+    private readonly QueueIdGenerator _idGenerator;
+    private readonly GroupCommitter _activeSync;
+    private readonly ILogger<FileMessageStore> _logger;
+
+    // Serialises reading, recording and removing of one message (striped by queue ID), so a reader
+    // never sees a message whose state file was just removed, and no state is written after removal.
+    private readonly SemaphoreSlim[] _locks;
+    private volatile bool _initialized;
+
+    public FileMessageStore(string spoolDirectory, TimeProvider timeProvider, ILogger<FileMessageStore> logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(spoolDirectory);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        _spool = Path.GetFullPath(spoolDirectory);
+        _incoming = Path.Combine(_spool, "incoming");
+        _active = Path.Combine(_spool, "active");
+        _corrupt = Path.Combine(_spool, "corrupt");
+        _idGenerator = new QueueIdGenerator(timeProvider);
+        _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active));
+        _logger = logger;
+        _locks = new SemaphoreSlim[LockStripes];
+        for (int i = 0; i < _locks.Length; i++)
+        {
+            _locks[i] = new SemaphoreSlim(1, 1);
+        }
+    }
+
+    /// <summary>The spool's root folder (full path).</summary>
+    public string SpoolDirectory => _spool;
+
+    /// <summary>
+    /// Creates the spool's folders (mode 0700) and deletes what is left in <c>incoming/</c>: messages
+    /// whose commit never finished were never acknowledged, so they leave no trace.
+    /// Call once at start, before any other member, while no message is being received.
+    /// </summary>
+    public ValueTask InitializeAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        CreatePrivateDirectory(_spool, enforceMode: false);
+        CreatePrivateDirectory(_incoming, enforceMode: true);
+        CreatePrivateDirectory(_active, enforceMode: true);
+        CreatePrivateDirectory(_corrupt, enforceMode: true);
+        DirectorySync.Sync(_spool);
+
+        foreach (string path in Directory.EnumerateFiles(_incoming))
+        {
+            File.Delete(path);
+            Log.UncommittedDeleted(_logger, Path.GetFileName(path));
+        }
+
+        _initialized = true;
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        ThrowIfNotInitialized();
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] header = QueueFile.FormatHeader(envelope);
+
+        while (true)
+        {
+            QueueId id = _idGenerator.Next();
+            string incomingPath = Path.Combine(_incoming, id.Value);
+            string activePath = MessagePath(id.Value);
+            if (File.Exists(activePath))
+            {
+                continue; // only after a restart with the clock set back: take the next ID
+            }
+
+            FileStream file;
+            try
+            {
+                file = new FileStream(incomingPath, SpoolFileOptions(FileMode.CreateNew, FileAccess.Write));
+            }
+            catch (IOException) when (File.Exists(incomingPath))
+            {
+                continue;
+            }
+
+            var message = new FileIncomingMessage(this, id, file, incomingPath, activePath, header.Length, envelope.Recipients.Count);
+            try
+            {
+                await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await message.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            return message;
+        }
+    }
+
+    public async IAsyncEnumerable<QueuedMessage> RecoverAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ThrowIfNotInitialized();
+        var messages = new List<string>();
+        var stateOwners = new List<string>();
+        foreach (string path in Directory.EnumerateFiles(_active))
+        {
+            string name = Path.GetFileName(path);
+            if (QueueId.IsWellFormed(name))
+            {
+                messages.Add(name);
+            }
+            else if (name.EndsWith(QueueFile.StateSuffix, StringComparison.Ordinal) && QueueId.IsWellFormed(name[..^QueueFile.StateSuffix.Length]))
+            {
+                stateOwners.Add(name[..^QueueFile.StateSuffix.Length]);
+            }
+            else
+            {
+                Log.UnknownFileIgnored(_logger, path);
+            }
+        }
+
+        var messageSet = new HashSet<string>(messages, StringComparer.Ordinal);
+        foreach (string owner in stateOwners)
+        {
+            if (!messageSet.Contains(owner))
+            {
+                await DeleteOrphanStateAsync(owner, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        messages.Sort(StringComparer.Ordinal);
+        foreach (string name in messages)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            QueuedMessage? message = await RecoverOneAsync(new QueueId(name), cancellationToken).ConfigureAwait(false);
+            if (message is not null)
+            {
+                yield return message;
+            }
+        }
+    }
+
+    public async ValueTask<QueuedMessage?> ReadAsync(QueueId id, CancellationToken cancellationToken)
+    {
+        string name = FileName(id);
+        ThrowIfNotInitialized();
+        SemaphoreSlim gate = LockFor(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Envelope envelope;
+            long contentLength;
+            FileStream file;
+            try
+            {
+                file = new FileStream(MessagePath(name), ReadFileOptions());
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+
+            await using (file.ConfigureAwait(false))
+            {
+                (envelope, long contentOffset) = await QueueFile.ReadHeaderAsync(file, cancellationToken).ConfigureAwait(false);
+                contentLength = file.Length - contentOffset;
+            }
+
+            byte[] stateFile;
+            try
+            {
+                stateFile = await File.ReadAllBytesAsync(StatePath(name), cancellationToken).ConfigureAwait(false);
+            }
+            catch (FileNotFoundException)
+            {
+                stateFile = [];
+            }
+
+            RecipientStatus[] states = QueueFile.FoldStates(stateFile, envelope.Recipients.Count, out int malformedLines);
+            if (malformedLines > 0)
+            {
+                Log.MalformedStateLines(_logger, id, malformedLines);
+            }
+
+            return new QueuedMessage(id, envelope, states, contentLength);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Opens the content read-only; Position and Length of the stream count content bytes only.</summary>
+    /// <exception cref="FileNotFoundException">The message is not in the queue.</exception>
+    /// <exception cref="InvalidDataException">The message file's header is corrupt.</exception>
+    public Stream OpenContent(QueueId id)
+    {
+        string name = FileName(id);
+        ThrowIfNotInitialized();
+        var file = new FileStream(MessagePath(name), ReadFileOptions());
+        try
+        {
+            return new ContentReadStream(file, QueueFile.ReadContentOffset(file));
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Appends one line per update to the message's state file and fsyncs it (and the folder, when
+    /// the state file is new) before returning. Each line is atomic; the list as a whole is not.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The message is not in the queue.</exception>
+    public async ValueTask RecordAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken)
+    {
+        string name = FileName(id);
+        ArgumentNullException.ThrowIfNull(updates);
+        ThrowIfNotInitialized();
+        if (updates.Count == 0)
+        {
+            return;
+        }
+
+        byte[] records = QueueFile.FormatStateRecords(updates);
+        SemaphoreSlim gate = LockFor(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!File.Exists(MessagePath(name)))
+            {
+                throw new FileNotFoundException($"The queue holds no message {name}.", MessagePath(name));
+            }
+
+            string statePath = StatePath(name);
+            bool created = !File.Exists(statePath);
+            var file = new FileStream(statePath, SpoolFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, bufferSize: 0));
+            await using (file.ConfigureAwait(false))
+            {
+                await CutTornAppendAsync(file, cancellationToken).ConfigureAwait(false);
+                file.Seek(0, SeekOrigin.End);
+                await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+
+            if (created)
+            {
+                await _activeSync.SyncAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes the message file, syncs the folder, then removes the state file: a crash in between
+    /// leaves an orphan state file (deleted by recovery), never a message without its progress.
+    /// Removing a message that is not there does nothing.
+    /// </summary>
+    public async ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken)
+    {
+        string name = FileName(id);
+        ThrowIfNotInitialized();
+        SemaphoreSlim gate = LockFor(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string messagePath = MessagePath(name);
+            if (File.Exists(messagePath))
+            {
+                File.Delete(messagePath);
+
+                // Not cancellable from here on: the message is gone, its state must follow.
+                await _activeSync.SyncAsync().ConfigureAwait(false);
+                Log.Removed(_logger, id);
+            }
+
+            File.Delete(StatePath(name));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async ValueTask<QueuedMessage?> RecoverOneAsync(QueueId id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            MoveAside(id, e.Message);
+            return null;
+        }
+    }
+
+    private void MoveAside(QueueId id, string reason)
+    {
+        string target = Path.Combine(_corrupt, id.Value);
+        try
+        {
+            File.Move(MessagePath(id.Value), target, overwrite: false);
+            if (File.Exists(StatePath(id.Value)))
+            {
+                File.Move(StatePath(id.Value), target + QueueFile.StateSuffix, overwrite: false);
+            }
+
+            Log.CorruptMovedAside(_logger, id, reason, target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left where it is: the next recovery tries again. Never deleted.
+            Log.CorruptNotMoved(_logger, id, reason, e);
+        }
+    }
+
+    private async ValueTask DeleteOrphanStateAsync(string name, CancellationToken cancellationToken)
+    {
+        SemaphoreSlim gate = LockFor(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Checked again under the lock: the message may have been committed since the listing.
+            if (!File.Exists(MessagePath(name)))
+            {
+                File.Delete(StatePath(name));
+                Log.OrphanStateDeleted(_logger, name);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Cuts off a torn last line (a crash during an append) so the next record starts on a line of its own.</summary>
+    private static async ValueTask CutTornAppendAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        long length = file.Length;
+        if (length == 0)
+        {
+            return;
+        }
+
+        file.Position = length - 1;
+        if (file.ReadByte() == '\n')
+        {
+            return;
+        }
+
+        byte[] content = new byte[length];
+        file.Position = 0;
+        await file.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
+        file.SetLength(QueueFile.CompleteLength(content));
+    }
+
+    /// <summary>Called when a commit failed after its rename: takes the message out of the queue again (best effort).</summary>
+    private void Withdraw(QueueId id, string activePath, Exception error)
+    {
+        Log.CommitFailed(_logger, id, error);
+        try
+        {
+            File.Delete(activePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.WithdrawFailed(_logger, id, e);
+        }
+    }
+
+    private static FileStreamOptions SpoolFileOptions(FileMode mode, FileAccess access, int bufferSize = BufferSize)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None, BufferSize = bufferSize };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FileMode0600;
+        }
+
+        return options;
+    }
+
+    private static FileStreamOptions ReadFileOptions() => new()
+    {
+        Mode = FileMode.Open,
+        Access = FileAccess.Read,
+        Share = FileShare.Read | FileShare.Delete,
+        BufferSize = BufferSize,
+        Options = FileOptions.SequentialScan,
+    };
+
+    private static void CreatePrivateDirectory(string path, bool enforceMode)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        Directory.CreateDirectory(path, DirectoryMode0700);
+        if (enforceMode)
+        {
+            File.SetUnixFileMode(path, DirectoryMode0700);
+        }
+    }
+
+    private static string FileName(QueueId id) =>
+        QueueId.IsWellFormed(id.Value) ? id.Value : throw new ArgumentException($"'{id.Value}' is not a well-formed queue ID.", nameof(id));
+
+    private string MessagePath(string name) => Path.Combine(_active, name);
+
+    private string StatePath(string name) => Path.Combine(_active, name + QueueFile.StateSuffix);
+
+    private SemaphoreSlim LockFor(string name) => _locks[(uint)StringComparer.Ordinal.GetHashCode(name) % LockStripes];
+
+    private void ThrowIfNotInitialized()
+    {
+        if (!_initialized)
+        {
+            throw new InvalidOperationException("The message store is not initialized: call InitializeAsync first.");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+namespace Mailroom.Queue.Tests;
+
+public sealed class GroupCommitterTests
+{
+    [Fact]
+    public async Task CallersArrivingDuringASyncShareTheNextOne()
+    {
+        int syncs = 0;
+        using var firstStarted = new ManualResetEventSlim();
+        using var releaseFirst = new ManualResetEventSlim();
+        var committer = new GroupCommitter(() =>
+        {
+            if (Interlocked.Increment(ref syncs) == 1)
+            {
+                firstStarted.Set();
+                releaseFirst.Wait();
+            }
+        });
+
+        Task first = committer.SyncAsync();
+        firstStarted.Wait();
+        Task[] waiting = Enumerable.Range(0, 10).Select(_ => committer.SyncAsync()).ToArray();
+        Assert.All(waiting, t => Assert.False(t.IsCompleted));
+
+        releaseFirst.Set();
+        await first;
+        await Task.WhenAll(waiting);
+        Assert.Equal(2, syncs);
+
+        await committer.SyncAsync();
+        Assert.Equal(3, syncs);
+    }
+
+    [Fact]
+    public async Task ASyncErrorReachesItsCallersAndTheNextSyncRunsAgain()
+    {
+        bool fail = true;
+        var committer = new GroupCommitter(() =>
+        {
+            if (fail)
+            {
+                throw new IOException("EIO");
+            }
+        });
+
+        await Assert.ThrowsAsync<IOException>(committer.SyncAsync);
+        fail = false;
+        await committer.SyncAsync();
+    }
+}
