@@ -174,33 +174,55 @@ internal sealed class MaildirWriter
     private static byte[] DeliveryHeaders(in MaildirDelivery delivery) =>
         Encoding.UTF8.GetBytes($"Return-Path: <{delivery.ReversePath}>\r\nDelivered-To: {delivery.Address}\r\n");
 
-    private static void EnsureMaildir(string maildir)
+    private void EnsureMaildir(string maildir)
     {
-        bool created = false;
+        if (Directory.Exists(Path.Combine(maildir, "tmp")) && Directory.Exists(Path.Combine(maildir, "new")) && Directory.Exists(Path.Combine(maildir, "cur")))
+        {
+            return;
+        }
+
+        // Every missing folder from below the mail root down to tmp/, new/, cur/ is created with mode
+        // 0700 (Directory.CreateDirectory(path, mode) would give missing parents the default mode).
+        var missing = new List<string>();
+        for (string? folder = maildir; folder is not null && folder.Length > _mailRoot.Length; folder = Path.GetDirectoryName(folder))
+        {
+            missing.Add(folder);
+        }
+
+        missing.Reverse();
         foreach (string sub in s_subdirectories)
         {
-            string path = Path.Combine(maildir, sub);
-            if (!Directory.Exists(path))
-            {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(path);
-                }
-                else
-                {
-                    // Missing parents (the domain folder, the mailbox) are created with the same mode.
-                    Directory.CreateDirectory(path, DirectoryMode);
-                }
+            missing.Add(Path.Combine(maildir, sub));
+        }
 
-                created = true;
+        var parentsToSync = new List<string>();
+        foreach (string folder in missing)
+        {
+            if (Directory.Exists(folder))
+            {
+                continue;
+            }
+
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(folder);
+            }
+            else
+            {
+                Directory.CreateDirectory(folder, DirectoryMode);
+            }
+
+            string parent = Path.GetDirectoryName(folder)!;
+            if (!parentsToSync.Contains(parent))
+            {
+                parentsToSync.Add(parent);
             }
         }
 
-        if (created)
+        // Make the new folders durable before the first message relies on them, deepest first.
+        for (int i = parentsToSync.Count - 1; i >= 0; i--)
         {
-            // Make the new folders durable before the first message relies on them.
-            DirectorySync.Flush(maildir);
-            DirectorySync.Flush(Path.GetDirectoryName(maildir)!);
+            DirectorySync.Flush(parentsToSync[i]);
         }
     }
 
