@@ -12,6 +12,7 @@ namespace Mailroom.Delivery.Tests.Fakes;
 internal sealed class InMemoryMessageStore : IMessageStore
 {
     private readonly ConcurrentDictionary<QueueId, Entry> _messages = new();
+    private readonly ConcurrentDictionary<QueueId, int> _reads = new();
     private readonly List<QueueId> _order = [];
     private readonly TaskCompletionSource _recoveryCompleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _nextId;
@@ -19,6 +20,12 @@ internal sealed class InMemoryMessageStore : IMessageStore
     public Channel<(QueueId Id, RecipientUpdate[] Updates)> Records { get; } = Channel.CreateUnbounded<(QueueId, RecipientUpdate[])>();
 
     public Channel<QueueId> Removals { get; } = Channel.CreateUnbounded<QueueId>();
+
+    /// <summary>Every ReadAsync call, as it starts.</summary>
+    public Channel<QueueId> ReadsStarted { get; } = Channel.CreateUnbounded<QueueId>();
+
+    /// <summary>When set, ReadAsync waits for it: a test can hold a message in the middle of its delivery.</summary>
+    public TaskCompletionSource? ReadGate { get; set; }
 
     /// <summary>Completes when a RecoverAsync enumeration has yielded its last message.</summary>
     public Task RecoveryCompleted => _recoveryCompleted.Task;
@@ -73,7 +80,20 @@ internal sealed class InMemoryMessageStore : IMessageStore
         _recoveryCompleted.TrySetResult();
     }
 
-    public ValueTask<QueuedMessage?> ReadAsync(QueueId id, CancellationToken cancellationToken) => ValueTask.FromResult(Snapshot(id));
+    public async ValueTask<QueuedMessage?> ReadAsync(QueueId id, CancellationToken cancellationToken)
+    {
+        _reads.AddOrUpdate(id, 1, static (_, count) => count + 1);
+        ReadsStarted.Writer.TryWrite(id);
+        if (ReadGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
+        return Snapshot(id);
+    }
+
+    /// <summary>How many times ReadAsync was called for the message.</summary>
+    public int ReadCount(QueueId id) => _reads.GetValueOrDefault(id);
 
     public Stream OpenContent(QueueId id) =>
         _messages.TryGetValue(id, out Entry? entry) ? new MemoryStream(entry.Content, writable: false) : throw new FileNotFoundException(id.Value);
