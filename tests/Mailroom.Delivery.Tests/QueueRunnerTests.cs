@@ -1,0 +1,223 @@
+using Mailroom.Delivery.Local;
+using Mailroom.Delivery.Tests.Fakes;
+using Mailroom.Queue;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Mailroom.Delivery.Tests;
+
+public sealed class QueueRunnerTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+    private static readonly DateTimeOffset s_arrival = new(2025, 1, 2, 3, 4, 5, TimeSpan.Zero);
+    private static readonly byte[] s_content = "Received: from client.example.org by mx.example.com\r\nSubject: hi\r\n\r\nbody\r\n"u8.ToArray();
+
+    private readonly TempDirectory _root = new();
+    private readonly InMemoryMessageStore _store = new();
+    private readonly ObservedTimeProvider _time = new(s_arrival.AddSeconds(5));
+    private readonly LogCapture _log = new();
+    private readonly ILoggerFactory _loggerFactory;
+    private QueueRunner? _runner;
+
+    public QueueRunnerTests()
+    {
+        _loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(_log).SetMinimumLevel(LogLevel.Debug));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_runner is not null)
+        {
+            await _runner.StopAsync(CancellationToken.None).WaitAsync(s_timeout);
+            _runner.Dispose();
+        }
+
+        _loggerFactory.Dispose();
+        _root.Dispose();
+    }
+
+    [Fact]
+    public async Task Delivers_each_local_recipient_to_its_own_Maildir_and_keeps_the_message_for_its_remote_recipient()
+    {
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Local("alice"), Local("bob"), Remote("carol@example.org")), s_content);
+
+        _runner!.Enqueue(id);
+
+        (QueueId recordedId, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal(id, recordedId);
+        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered), new RecipientUpdate(1, RecipientStatus.Delivered)], updates);
+        await _log.WaitForLineAsync($"{id}: 1 remote recipients wait for the delivery agent");
+
+        Assert.True(_store.Contains(id));
+        Assert.False(_store.Removals.Reader.TryRead(out _));
+        Assert.Equal([RecipientStatus.Delivered, RecipientStatus.Delivered, RecipientStatus.Pending], _store.StatesOf(id));
+        AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
+        AssertOneMessageIn("bob", expectedDeliveredTo: "bob@example.com");
+    }
+
+    [Fact]
+    public async Task Removes_a_message_whose_recipients_are_all_local_and_logs_like_Postfix()
+    {
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Local("alice"), Local("bob")), s_content);
+
+        _runner!.Enqueue(id);
+
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        await _log.WaitForLineAsync($"{id}: removed");
+        Assert.Contains($"{id}: to=<alice@example.com>, relay=local, delay=5.0, status=sent (delivered to maildir)", _log.All);
+        Assert.Contains($"{id}: to=<bob@example.com>, relay=local, delay=5.0, status=sent (delivered to maildir)", _log.All);
+        AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
+        AssertOneMessageIn("bob", expectedDeliveredTo: "bob@example.com");
+    }
+
+    [Fact]
+    public async Task Two_recipients_of_the_same_mailbox_get_one_copy()
+    {
+        await StartAsync();
+        var alias = new EnvelopeRecipient { Address = "postmaster@example.com", LocalMailbox = "example.com/alice" };
+        QueueId id = _store.Add(EnvelopeFor(Local("alice"), alias), s_content);
+
+        _runner!.Enqueue(id);
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([0, 1], updates.Select(update => update.Index));
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
+    }
+
+    [Fact]
+    public async Task Delivers_recovered_messages_at_start_and_skips_recipients_already_delivered()
+    {
+        QueueId partly = _store.Add(EnvelopeFor(Local("alice"), Local("bob")), s_content, RecipientStatus.Delivered, RecipientStatus.Pending);
+        QueueId untouched = _store.Add(EnvelopeFor(Local("carol")), s_content);
+
+        await StartAsync();
+
+        var removed = new HashSet<QueueId>
+        {
+            await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
+            await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
+        };
+        Assert.Equal(new HashSet<QueueId> { partly, untouched }, removed);
+        var records = new[]
+        {
+            await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
+            await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
+        }.ToDictionary(record => record.Id, record => record.Updates);
+        Assert.Equal([new RecipientUpdate(1, RecipientStatus.Delivered)], records[partly]);
+        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], records[untouched]);
+        Assert.False(Directory.Exists(MaildirOf("alice")));
+        AssertOneMessageIn("bob", expectedDeliveredTo: "bob@example.com");
+        AssertOneMessageIn("carol", expectedDeliveredTo: "carol@example.com");
+        Assert.Contains("recovered 2 messages from the queue", _log.All);
+    }
+
+    [Fact]
+    public async Task A_recovered_message_already_in_the_Maildir_from_before_a_crash_is_recorded_without_a_second_copy()
+    {
+        QueueId id = _store.Add(EnvelopeFor(Local("alice")), s_content);
+
+        // The earlier process renamed the file into new/ and was killed before recording it; the user has read it since.
+        var writer = new MaildirWriter(_root.Path, "mx1.example.com");
+        string name = writer.FileNameFor(id, 0, s_arrival);
+        Directory.CreateDirectory(Path.Combine(MaildirOf("alice"), "new"));
+        Directory.CreateDirectory(Path.Combine(MaildirOf("alice"), "tmp"));
+        Directory.CreateDirectory(Path.Combine(MaildirOf("alice"), "cur"));
+        await File.WriteAllTextAsync(Path.Combine(MaildirOf("alice"), "cur", name + ":2,S"), "the earlier copy");
+
+        await StartAsync();
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], updates);
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.Empty(Directory.GetFiles(Path.Combine(MaildirOf("alice"), "new")));
+        Assert.Single(Directory.GetFiles(Path.Combine(MaildirOf("alice"), "cur")));
+    }
+
+    [Fact]
+    public async Task A_temporary_failure_keeps_the_message_and_retries_it_with_a_growing_backoff()
+    {
+        // The domain folder is a regular file, so the Maildir cannot be created: a disk failure.
+        string blocker = Path.Combine(_root.Path, "example.com");
+        await File.WriteAllTextAsync(blocker, "not a folder");
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Local("alice")), s_content);
+
+        _runner!.Enqueue(id);
+
+        Assert.Equal(TimeSpan.FromMinutes(1), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.False(_store.Records.Reader.TryRead(out _));
+        Assert.Equal([RecipientStatus.Pending], _store.StatesOf(id));
+        Assert.Contains(_log.All, line => line.StartsWith($"{id}: to=<alice@example.com>, relay=local, delay=5.0, status=deferred (", StringComparison.Ordinal));
+
+        // Still failing after a minute: the next wait is twice as long.
+        _time.Fake.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(TimeSpan.FromMinutes(2), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.False(_store.Records.Reader.TryRead(out _));
+
+        // The disk is fixed; the retry after the backoff delivers.
+        File.Delete(blocker);
+        _time.Fake.Advance(TimeSpan.FromMinutes(2));
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], updates);
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
+    }
+
+    [Fact]
+    public async Task A_message_named_again_while_it_is_being_delivered_is_not_taken_a_second_time()
+    {
+        await StartAsync(concurrency: 1);
+        QueueId id = _store.Add(EnvelopeFor(Local("alice")), s_content);
+        QueueId next = _store.Add(EnvelopeFor(Local("bob")), s_content);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _store.ReadGate = gate;
+
+        _runner!.Enqueue(id);
+        Assert.Equal(id, await _store.ReadsStarted.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        _runner.Enqueue(id);
+        gate.SetResult();
+
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        _runner.Enqueue(next);
+        Assert.Equal(next, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+
+        // One worker takes messages in order: a second copy of the first would have been read before the next.
+        Assert.Equal(1, _store.ReadCount(id));
+        AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
+    }
+
+    private async Task StartAsync(int concurrency = 4)
+    {
+        var options = Options.Create(new LocalDeliveryOptions { MailRoot = _root.Path, Hostname = "mx1.example.com", Concurrency = concurrency });
+        _runner = new QueueRunner(_store, options, _time, _loggerFactory);
+        await _runner.StartAsync(CancellationToken.None);
+        await _store.RecoveryCompleted.WaitAsync(s_timeout);
+    }
+
+    private string MaildirOf(string user) => Path.Combine(_root.Path, "example.com", user);
+
+    private void AssertOneMessageIn(string user, string expectedDeliveredTo)
+    {
+        string file = Assert.Single(Directory.GetFiles(Path.Combine(MaildirOf(user), "new")));
+        byte[] expected = [.. System.Text.Encoding.UTF8.GetBytes($"Return-Path: <sender@example.org>\r\nDelivered-To: {expectedDeliveredTo}\r\n"), .. s_content];
+        Assert.Equal(expected, File.ReadAllBytes(file));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(MaildirOf(user), "tmp")));
+    }
+
+    private static EnvelopeRecipient Local(string user) => new() { Address = $"{user}@example.com", LocalMailbox = $"example.com/{user}" };
+
+    private static EnvelopeRecipient Remote(string address) => new() { Address = address };
+
+    private static Envelope EnvelopeFor(params EnvelopeRecipient[] recipients) => new()
+    {
+        ReversePath = "sender@example.org",
+        Recipients = recipients,
+        ArrivalTime = s_arrival,
+    };
+}
