@@ -39,7 +39,7 @@ public static class AddressSyntax
         string ascii;
         try
         {
-            ascii = new IdnMapping { UseStd3AsciiRules = true }.GetAscii(domain);
+            ascii = new IdnMapping { UseStd3AsciiRules = true }.GetAscii(domain.ToLowerInvariant());
         }
         catch (ArgumentException)
         {

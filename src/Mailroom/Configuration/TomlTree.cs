@@ -65,7 +65,10 @@ internal static class TomlTree
                     keyLine = current.Line > 0 ? current.Line : lastLine;
                     break;
                 case TomlParseEventKind.StartTable:
-                    stack.Push(stack.Count == 0 ? root : Add(stack.Peek(), key, keyLine, new TomlTable { Line = current.Line }));
+                    // A [table] header's line is its name's; an element of [[array]] gets its first key's (see Add).
+                    stack.Push(stack.Count == 0
+                        ? root
+                        : Add(stack.Peek(), key, keyLine, new TomlTable { Line = current.Line > 0 ? current.Line : stack.Peek() is TomlTable ? keyLine : 0 }));
                     break;
                 case TomlParseEventKind.StartArray:
                     stack.Push(Add(stack.Peek(), key, keyLine, new TomlArray { Line = current.Line > 0 ? current.Line : keyLine }));
