@@ -1,0 +1,105 @@
+using System.Net;
+
+namespace Mailroom.Configuration;
+
+/// <summary>What a listener offers (RFC 6409 §2 for the split between relay and submission).</summary>
+internal enum ListenerRole
+{
+    /// <summary>MTA to MTA relay, RFC 5321 (port 25).</summary>
+    Smtp,
+
+    /// <summary>Message submission with STARTTLS and AUTH, RFC 6409 (port 587).</summary>
+    Submission,
+
+    /// <summary>Message submission over implicit TLS, RFC 8314 §3.3 (port 465).</summary>
+    Submissions,
+}
+
+/// <summary>What DATA does with a CR or LF that is not part of CRLF (RFC 5321 §2.3.8).</summary>
+internal enum BareLineEndingPolicy
+{
+    /// <summary>Refuse the message, like Postfix smtpd_forbid_bare_newline = yes (SMTP smuggling defence).</summary>
+    Reject,
+
+    /// <summary>Turn it into CRLF.</summary>
+    Normalize,
+}
+
+internal sealed record ListenerConfiguration(ListenerRole Role, IPEndPoint Address);
+
+/// <summary>Paths of a PEM certificate chain and its key; both null means a self-signed certificate in {data_dir}/tls.</summary>
+internal sealed record TlsConfiguration(string? CertificatePath, string? PrivateKeyPath)
+{
+    public static readonly TlsConfiguration None = new(null, null);
+}
+
+/// <summary>The numbers of the SMTP server. Every default says where it comes from.</summary>
+internal sealed record MailroomLimits
+{
+    public static readonly MailroomLimits Default = new();
+
+    /// <summary>Largest message in bytes, announced with SIZE (RFC 1870). 50 MiB: Postfix's message_size_limit is 10 MB, which today's attachments outgrow; 50 MiB is what large providers accept.</summary>
+    public long MessageSize { get; init; } = 50 * 1024 * 1024;
+
+    /// <summary>Recipients per message: Postfix smtpd_recipient_limit = 1000 (RFC 5321 §4.5.3.1.8 requires at least 100).</summary>
+    public int Recipients { get; init; } = 1000;
+
+    /// <summary>Protocol errors per session before 421: Postfix smtpd_hard_error_limit = 20.</summary>
+    public int Errors { get; init; } = 20;
+
+    /// <summary>Command line length with CRLF: RFC 5321 §4.5.3.1.4, 512 octets (may be raised, never lowered).</summary>
+    public int CommandLine { get; init; } = MinimumCommandLine;
+
+    /// <summary>Text line length with CRLF: RFC 5321 §4.5.3.1.6, 1000 octets (may be raised, never lowered).</summary>
+    public int TextLine { get; init; } = MinimumTextLine;
+
+    /// <summary>Concurrent connections in total, across listeners: the project's choice, as large as 2 cores serve comfortably.</summary>
+    public int Connections { get; init; } = 1000;
+
+    /// <summary>Waiting for a command: RFC 5321 §4.5.3.2.7 server timeout, 5 minutes.</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Waiting for the rest of the data: RFC 5321 §4.5.3.2.6 (DATA termination, 10 minutes).</summary>
+    public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    // RFC 5321 §4.5.3.1.4: 512 octets.
+    public const int MinimumCommandLine = 512;
+
+    // RFC 5321 §4.5.3.1.6: 1000 octets.
+    public const int MinimumTextLine = 1000;
+}
+
+/// <summary>The whole configuration, as read from one TOML file (docs/configuration.md). Immutable.</summary>
+internal sealed record MailroomConfiguration
+{
+    /// <summary>Our name in the greeting, EHLO and Received; default: the machine's FQDN.</summary>
+    public required string Hostname { get; init; }
+
+    /// <summary>Absolute path of the spool, mailboxes, users file and generated TLS material.</summary>
+    public required string DataDirectory { get; init; }
+
+    public required IReadOnlyList<ListenerConfiguration> Listeners { get; init; }
+
+    public TlsConfiguration Tls { get; init; } = TlsConfiguration.None;
+
+    /// <summary>Recursive resolvers to ask; empty means those of /etc/resolv.conf.</summary>
+    public IReadOnlyList<IPEndPoint> DnsServers { get; init; } = [];
+
+    /// <summary>Domains delivered here: lowercase A-labels, no trailing dot.</summary>
+    public required IReadOnlyList<string> LocalDomains { get; init; }
+
+    /// <summary>"local@domain" or "@domain" (catch-all) to one or more addresses; domains normalised, local parts as written.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; } =
+        new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Clients allowed to relay without AUTH; default none (an open relay is never the default).</summary>
+    public IReadOnlyList<IPNetwork> TrustedNetworks { get; init; } = [];
+
+    /// <summary>Default reject: Postfix 3.9 smtpd_forbid_bare_newline = normalize is the lenient choice; rejecting is the safe one against SMTP smuggling.</summary>
+    public BareLineEndingPolicy BareLineEnding { get; init; } = BareLineEndingPolicy.Reject;
+
+    public MailroomLimits Limits { get; init; } = MailroomLimits.Default;
+
+    /// <summary>{data_dir}/users.</summary>
+    public string UsersFile => Path.Combine(DataDirectory, "users");
+}
