@@ -13,7 +13,7 @@ public sealed record LocalTarget(string Address, string? Mailbox);
 /// delivery: exact alias, user, the same two without a "+tag" sub-address, catch-all alias "@domain",
 /// then postmaster (RFC 5321 §4.5.1: MUST be accepted). Matching is case-insensitive, as in Postfix.
 /// </summary>
-public sealed class LocalRecipientResolver
+public sealed class LocalRecipientResolver : Mailroom.Server.Smtp.ILocalRecipients
 {
     // Postfix virtual_alias_recursion_limit is 1000; ten levels is plenty for hand-written aliases
     // and stops a loop quickly.
