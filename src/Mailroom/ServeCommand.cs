@@ -1,13 +1,16 @@
 using Mailroom.Configuration;
+using Mailroom.Hosting;
 
 namespace Mailroom;
 
-// Placeholder: replaced by the hosting work.
+/// <summary>`mailroom serve`: runs the server until Ctrl+C or SIGTERM.</summary>
 internal static class ServeCommand
 {
-    public static Task<int> RunAsync(MailroomConfiguration configuration, string? configPath, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(MailroomConfiguration configuration, string? configPath, CancellationToken cancellationToken)
     {
-        Console.Error.WriteLine("serve: not wired yet");
-        return Task.FromResult(1);
+        await using var server = MailroomServer.Create(configuration, configPath, Console.Out);
+        await server.StartAsync(cancellationToken);
+        await server.WaitForShutdownAsync(cancellationToken);
+        return 0;
     }
 }

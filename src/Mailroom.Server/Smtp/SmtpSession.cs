@@ -129,14 +129,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var needMore = false;
         while (true)
         {
-            ReadResult result;
-            if (needMore || !_input.TryRead(out result))
-            {
-                // Nothing more is buffered: the replies so far answer the whole pipelined batch.
-                await FlushAsync();
-                result = await ReadAsync(Limits.CommandTimeout);
-            }
-
+            var result = await ReadAsync(Limits.CommandTimeout, waitForNewData: needMore);
             var buffer = result.Buffer;
             var reader = new SequenceReader<byte>(buffer);
             if (discarding)
@@ -195,9 +188,20 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads input with a stage timeout (RFC 5321 §4.5.3.2).</summary>
-    private async ValueTask<ReadResult> ReadAsync(TimeSpan timeout)
+    /// <summary>
+    /// Takes buffered input if there is any; otherwise sends the replies collected so far (they
+    /// answer the whole pipelined batch, RFC 2920 §3.2) and waits for input with a stage timeout
+    /// (RFC 5321 §4.5.3.2). <paramref name="waitForNewData"/> skips the buffer that was examined
+    /// and found incomplete.
+    /// </summary>
+    private async ValueTask<ReadResult> ReadAsync(TimeSpan timeout, bool waitForNewData = false)
     {
+        if (!waitForNewData && _input.TryRead(out var buffered))
+        {
+            return buffered;
+        }
+
+        await FlushAsync();
         _timeout.CancelAfter(timeout);
         var result = await _input.ReadAsync(_timeout.Token);
         if (!_timeout.TryReset())

@@ -1,4 +1,6 @@
 using System.Net;
+using Mailroom.Protocol;
+using Mailroom.Server.Smtp;
 using System.Net.Sockets;
 
 namespace Mailroom.Configuration;
@@ -48,8 +50,8 @@ internal static class ConfigurationDefaults
     /// <summary>Unprivileged loopback ports so that a first run needs no root and exposes nothing: 2525/2587/2465 mirror 25/587/465.</summary>
     public static IReadOnlyList<ListenerConfiguration> Listeners() =>
     [
-        new(ListenerRole.Smtp, new IPEndPoint(IPAddress.Loopback, 2525)),
-        new(ListenerRole.Submission, new IPEndPoint(IPAddress.Loopback, 2587)),
-        new(ListenerRole.Submissions, new IPEndPoint(IPAddress.Loopback, 2465)),
+        new(SmtpListenerRole.Smtp, new IPEndPoint(IPAddress.Loopback, 2525)),
+        new(SmtpListenerRole.Submission, new IPEndPoint(IPAddress.Loopback, 2587)),
+        new(SmtpListenerRole.Submissions, new IPEndPoint(IPAddress.Loopback, 2465)),
     ];
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
+using Mailroom.Protocol;
+using Mailroom.Server.Smtp;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -180,15 +182,15 @@ internal static class ConfigurationLoader
             foreach (var table in array.Items.Cast<TomlTable>())
             {
                 Keys(table, "listen", "role", "address");
-                ListenerRole? role = null;
+                SmtpListenerRole? role = null;
                 IPEndPoint? address = null;
                 if (Required(table, "listen", "role") is { } roleEntry && String(roleEntry, "listen.role") is { } roleName)
                 {
                     role = roleName switch
                     {
-                        "smtp" => ListenerRole.Smtp,
-                        "submission" => ListenerRole.Submission,
-                        "submissions" => ListenerRole.Submissions,
+                        "smtp" => SmtpListenerRole.Smtp,
+                        "submission" => SmtpListenerRole.Submission,
+                        "submissions" => SmtpListenerRole.Submissions,
                         _ => null,
                     };
                     if (role is null)

@@ -1,31 +1,10 @@
 using System.Net;
+using Mailroom.Protocol;
+using Mailroom.Server.Smtp;
 
 namespace Mailroom.Configuration;
 
-/// <summary>What a listener offers (RFC 6409 §2 for the split between relay and submission).</summary>
-internal enum ListenerRole
-{
-    /// <summary>MTA to MTA relay, RFC 5321 (port 25).</summary>
-    Smtp,
-
-    /// <summary>Message submission with STARTTLS and AUTH, RFC 6409 (port 587).</summary>
-    Submission,
-
-    /// <summary>Message submission over implicit TLS, RFC 8314 §3.3 (port 465).</summary>
-    Submissions,
-}
-
-/// <summary>What DATA does with a CR or LF that is not part of CRLF (RFC 5321 §2.3.8).</summary>
-internal enum BareLineEndingPolicy
-{
-    /// <summary>Refuse the message, like Postfix smtpd_forbid_bare_newline = yes (SMTP smuggling defence).</summary>
-    Reject,
-
-    /// <summary>Turn it into CRLF.</summary>
-    Normalize,
-}
-
-internal sealed record ListenerConfiguration(ListenerRole Role, IPEndPoint Address);
+internal sealed record ListenerConfiguration(SmtpListenerRole Role, IPEndPoint Address);
 
 /// <summary>Paths of a PEM certificate chain and its key; both null means a self-signed certificate in {data_dir}/tls.</summary>
 internal sealed record TlsConfiguration(string? CertificatePath, string? PrivateKeyPath)

@@ -1,4 +1,6 @@
 using System.Net;
+using Mailroom.Protocol;
+using Mailroom.Server.Smtp;
 using Mailroom.Configuration;
 
 namespace Mailroom.Tests.Configuration;
@@ -31,9 +33,9 @@ public sealed class ConfigurationLoaderTests
         Assert.True(Path.IsPathRooted(configuration.DataDirectory));
         Assert.Equal(
             [
-                new ListenerConfiguration(ListenerRole.Smtp, IPEndPoint.Parse("127.0.0.1:2525")),
-                new ListenerConfiguration(ListenerRole.Submission, IPEndPoint.Parse("127.0.0.1:2587")),
-                new ListenerConfiguration(ListenerRole.Submissions, IPEndPoint.Parse("127.0.0.1:2465")),
+                new ListenerConfiguration(SmtpListenerRole.Smtp, IPEndPoint.Parse("127.0.0.1:2525")),
+                new ListenerConfiguration(SmtpListenerRole.Submission, IPEndPoint.Parse("127.0.0.1:2587")),
+                new ListenerConfiguration(SmtpListenerRole.Submissions, IPEndPoint.Parse("127.0.0.1:2465")),
             ],
             configuration.Listeners);
         Assert.Equal(TlsConfiguration.None, configuration.Tls);
@@ -119,9 +121,9 @@ public sealed class ConfigurationLoaderTests
             Assert.Equal("/srv/mailroom/users", configuration.UsersFile);
             Assert.Equal(
                 [
-                    new ListenerConfiguration(ListenerRole.Smtp, IPEndPoint.Parse("0.0.0.0:25")),
-                    new ListenerConfiguration(ListenerRole.Submission, IPEndPoint.Parse("[::1]:587")),
-                    new ListenerConfiguration(ListenerRole.Submissions, IPEndPoint.Parse("127.0.0.1:0")),
+                    new ListenerConfiguration(SmtpListenerRole.Smtp, IPEndPoint.Parse("0.0.0.0:25")),
+                    new ListenerConfiguration(SmtpListenerRole.Submission, IPEndPoint.Parse("[::1]:587")),
+                    new ListenerConfiguration(SmtpListenerRole.Submissions, IPEndPoint.Parse("127.0.0.1:0")),
                 ],
                 configuration.Listeners);
             Assert.Equal(new TlsConfiguration(certificate, key), configuration.Tls);

@@ -1,0 +1,161 @@
+using System.Net;
+using Mailroom.Configuration;
+using Mailroom.Delivery;
+using Mailroom.Delivery.Local;
+using Mailroom.Queue;
+using Mailroom.Server.Recipients;
+using Mailroom.Server.Smtp;
+using Mailroom.Server.Tls;
+using Mailroom.Server.Users;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+
+namespace Mailroom.Hosting;
+
+/// <summary>
+/// Composes the running server from the configuration: the spool, the recipient table, TLS, the
+/// SMTP listeners on Kestrel and the delivery runner, in one process (DESIGN.md: the queue is the
+/// only contract between receiving and delivering).
+/// </summary>
+internal sealed partial class MailroomServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly MailroomConfiguration _configuration;
+    private readonly string? _configPath;
+    private readonly List<ListenOptions> _bound;
+    private readonly ILogger _logger;
+
+    private MailroomServer(WebApplication app, MailroomConfiguration configuration, string? configPath, List<ListenOptions> bound)
+    {
+        _app = app;
+        _bound = bound;
+        _configuration = configuration;
+        _configPath = configPath;
+        _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom");
+    }
+
+    /// <summary>The addresses actually bound (port 0 in the configuration becomes the port the system chose).</summary>
+    public IReadOnlyList<(SmtpListenerRole Role, IPEndPoint EndPoint)> Endpoints =>
+        [.. _bound.Select((options, i) => (_configuration.Listeners[i].Role, options.IPEndPoint!))];
+
+    public IServiceProvider Services => _app.Services;
+
+    public static MailroomServer Create(MailroomConfiguration configuration, string? configPath, TextWriter logOutput)
+    {
+        var paths = new DataPaths(configuration.DataDirectory);
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "mailroom" });
+        builder.WebHost.UseKestrelCore();
+        builder.Logging.AddConsole(options => options.FormatterName = MailroomLogFormatter.Name)
+            .AddConsoleFormatter<MailroomLogFormatter, ConsoleFormatterOptions>()
+            .SetMinimumLevel(LogLevel.Information)
+            .AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.Configure<ConsoleLoggerOptions>(_ => { });
+        if (!ReferenceEquals(logOutput, Console.Out))
+        {
+            Console.SetOut(logOutput);
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(paths);
+        services.AddSingleton<IMessageStore>(sp => new FileMessageStore(paths.Spool, TimeProvider.System, sp.GetRequiredService<ILogger<FileMessageStore>>()));
+        services.AddSingleton(_ => new UserStore(configuration.UsersFile, TimeProvider.System));
+        services.AddSingleton<ILocalRecipients>(sp => new LocalRecipientResolver(configuration.LocalDomains, configuration.Aliases, sp.GetRequiredService<UserStore>()));
+        services.AddSingleton(sp => CreateCertificateProvider(configuration, paths, sp.GetRequiredService<ILogger<ServerCertificateProvider>>()));
+        services.AddSingleton(Options.Create(new LocalDeliveryOptions { MailRoot = paths.Mail, Hostname = configuration.Hostname }));
+        services.AddSingleton<QueueRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueRunner>());
+        services.AddSingleton(sp => new SmtpServerContext(
+            ToServerOptions(configuration),
+            sp.GetRequiredService<IMessageStore>(),
+            sp.GetRequiredService<ILocalRecipients>(),
+            sp.GetRequiredService<ServerCertificateProvider>(),
+            sp.GetRequiredService<QueueRunner>().Enqueue,
+            TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom.smtpd")));
+        services.AddSingleton(sp => new SmtpConnectionHandler(
+            sp.GetRequiredService<SmtpServerContext>(),
+            sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+
+        // Filled when Kestrel configures itself at start; Kestrel then writes the bound ports into these options.
+        var bound = new List<ListenOptions>();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            var handler = kestrel.ApplicationServices.GetRequiredService<SmtpConnectionHandler>();
+            bound.AddRange(kestrel.ListenSmtp(handler, ToServerOptions(configuration).Listeners));
+        });
+
+        return new MailroomServer(builder.Build(), configuration, configPath, bound);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var paths = _app.Services.GetRequiredService<DataPaths>();
+        paths.CreateFolders();
+        LogStarting(_logger, _configPath ?? "none (built-in defaults)", _configuration.Hostname, paths.Root);
+        if (_app.Services.GetRequiredService<IMessageStore>() is FileMessageStore store)
+        {
+            await store.InitializeAsync(cancellationToken);
+        }
+
+        var certificates = _app.Services.GetRequiredService<ServerCertificateProvider>();
+        LogPaths(_logger, paths.Spool, paths.Mail, _configuration.UsersFile, certificates.CertificatePath);
+        await _app.StartAsync(cancellationToken);
+        foreach (var (role, endPoint) in Endpoints)
+        {
+            LogListening(_logger, role.ToString().ToLowerInvariant(), endPoint.ToString());
+        }
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private static ServerCertificateProvider CreateCertificateProvider(MailroomConfiguration configuration, DataPaths paths, ILogger<ServerCertificateProvider> logger)
+    {
+        var (certificate, key) = (configuration.Tls.CertificatePath, configuration.Tls.PrivateKeyPath);
+        if (certificate is null || key is null)
+        {
+            (certificate, key, _) = SelfSignedCertificate.EnsureFiles(paths.Tls, configuration.Hostname, TimeProvider.System);
+        }
+
+        return new ServerCertificateProvider(certificate, key, TimeProvider.System, logger);
+    }
+
+    private static SmtpServerOptions ToServerOptions(MailroomConfiguration configuration) => new()
+    {
+        Hostname = configuration.Hostname,
+        Listeners = [.. configuration.Listeners.Select(listener => new SmtpListener(listener.Role, listener.Address))],
+        TrustedNetworks = configuration.TrustedNetworks,
+        BareLineEndings = configuration.BareLineEnding,
+        Limits = new SmtpLimits
+        {
+            CommandLineLength = configuration.Limits.CommandLine,
+            TextLineLength = configuration.Limits.TextLine,
+            RecipientsPerMessage = configuration.Limits.Recipients,
+            MessageSize = configuration.Limits.MessageSize,
+            ErrorsPerSession = configuration.Limits.Errors,
+            Connections = configuration.Limits.Connections,
+            CommandTimeout = configuration.Limits.CommandTimeout,
+            DataTimeout = configuration.Limits.DataTimeout,
+        },
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "starting: config {ConfigPath}, hostname {Hostname}, data_dir {DataDirectory}")]
+    private static partial void LogStarting(ILogger logger, string configPath, string hostname, string dataDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "spool {Spool}, mailboxes {Mail}, users {Users}, TLS certificate {Certificate}")]
+    private static partial void LogPaths(ILogger logger, string spool, string mail, string users, string certificate);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "listening: {Role} on {EndPoint}")]
+    private static partial void LogListening(ILogger logger, string role, string endPoint);
+}
