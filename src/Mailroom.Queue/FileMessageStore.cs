@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
@@ -140,6 +141,10 @@ public sealed partial class FileMessageStore : IMessageStore
             {
                 stateOwners.Add(name[..^QueueFile.StateSuffix.Length]);
             }
+            else if (name.EndsWith(QueueFile.ScheduleSuffix, StringComparison.Ordinal) && QueueId.IsWellFormed(name[..^QueueFile.ScheduleSuffix.Length]))
+            {
+                stateOwners.Add(name[..^QueueFile.ScheduleSuffix.Length]);
+            }
             else
             {
                 Log.UnknownFileIgnored(_logger, path);
@@ -209,7 +214,7 @@ public sealed partial class FileMessageStore : IMessageStore
                 Log.MalformedStateLines(_logger, id, malformedLines);
             }
 
-            return new QueuedMessage(id, envelope, states, contentLength);
+            return new QueuedMessage(id, envelope, states, contentLength) { Schedule = ReadSchedule(name) };
         }
         finally
         {
@@ -307,10 +312,56 @@ public sealed partial class FileMessageStore : IMessageStore
             }
 
             File.Delete(StatePath(name));
+            File.Delete(SchedulePath(name));
         }
         finally
         {
             gate.Release();
+        }
+    }
+
+    /// <summary>Writes {id}.schedule by rename (atomic), without fsync: a lost schedule means an earlier retry, never a lost message.</summary>
+    /// <exception cref="FileNotFoundException">The message is not in the queue.</exception>
+    public async ValueTask ScheduleAsync(QueueId id, DeliverySchedule schedule, CancellationToken cancellationToken)
+    {
+        string name = FileName(id);
+        ArgumentNullException.ThrowIfNull(schedule);
+        ThrowIfNotInitialized();
+        SemaphoreSlim gate = LockFor(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!File.Exists(MessagePath(name)))
+            {
+                throw new FileNotFoundException($"The queue holds no message {name}.", MessagePath(name));
+            }
+
+            // Written in incoming/ (same file system, cleaned at start) and renamed into place.
+            string temporary = Path.Combine(_incoming, name + QueueFile.ScheduleSuffix);
+            var file = new FileStream(temporary, SpoolFileOptions(FileMode.Create, FileAccess.Write, bufferSize: 0));
+            await using (file.ConfigureAwait(false))
+            {
+                await file.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(schedule, QueueJsonContext.Default.DeliverySchedule), cancellationToken).ConfigureAwait(false);
+            }
+
+            File.Move(temporary, SchedulePath(name), overwrite: true);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private DeliverySchedule? ReadSchedule(string name)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(SchedulePath(name)), QueueJsonContext.Default.DeliverySchedule);
+        }
+        catch (Exception e) when (e is FileNotFoundException or JsonException)
+        {
+            // No schedule yet, or a damaged one: the message is simply due now.
+            return null;
         }
     }
 
@@ -357,6 +408,7 @@ public sealed partial class FileMessageStore : IMessageStore
             if (!File.Exists(MessagePath(name)))
             {
                 File.Delete(StatePath(name));
+                File.Delete(SchedulePath(name));
                 Log.OrphanStateDeleted(_logger, name);
             }
         }
@@ -442,6 +494,8 @@ public sealed partial class FileMessageStore : IMessageStore
     private string MessagePath(string name) => Path.Combine(_active, name);
 
     private string StatePath(string name) => Path.Combine(_active, name + QueueFile.StateSuffix);
+
+    private string SchedulePath(string name) => Path.Combine(_active, name + QueueFile.ScheduleSuffix);
 
     private SemaphoreSlim LockFor(string name) => _locks[(uint)StringComparer.Ordinal.GetHashCode(name) % LockStripes];
 

@@ -27,6 +27,12 @@ public interface IMessageStore
     /// <summary>Durably records the final state of some recipients (by index into the envelope's list).</summary>
     ValueTask RecordAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Remembers when to try the message next. Not fsynced: after a crash a lost schedule only
+    /// means an earlier attempt, never a lost message.
+    /// </summary>
+    ValueTask ScheduleAsync(QueueId id, DeliverySchedule schedule, CancellationToken cancellationToken);
+
     /// <summary>Removes a message whose recipients are all final.</summary>
     ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken);
 }
@@ -35,7 +41,14 @@ public interface IMessageStore
 public readonly record struct RecipientUpdate(int Index, RecipientStatus Status, string? Diagnostic = null);
 
 /// <summary>A committed message as the queue holds it.</summary>
-public sealed record QueuedMessage(QueueId Id, Envelope Envelope, IReadOnlyList<RecipientStatus> States, long ContentLength);
+public sealed record QueuedMessage(QueueId Id, Envelope Envelope, IReadOnlyList<RecipientStatus> States, long ContentLength)
+{
+    /// <summary>The retry plan recorded by delivery; null before the first deferral.</summary>
+    public DeliverySchedule? Schedule { get; init; }
+}
+
+/// <summary>How often delivery was deferred, when to try next, and whether the sender was told of the delay.</summary>
+public sealed record DeliverySchedule(int Attempts, DateTimeOffset NextAttempt, bool DelayNotified);
 
 /// <summary>A message being received. Write the content to <see cref="Content"/>, then commit.</summary>
 public abstract class IncomingMessage : IAsyncDisposable

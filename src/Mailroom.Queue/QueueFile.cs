@@ -18,6 +18,8 @@ internal static class QueueFile
     /// <summary>The suffix of a message's recipient state file beside the message file.</summary>
     public const string StateSuffix = ".state";
 
+    public const string ScheduleSuffix = ".schedule";
+
     /// <summary>The length of the first line: the magic, 10 digits of envelope length and a line feed.</summary>
     public const int PrefixLength = 28;
 

@@ -15,6 +15,7 @@ namespace Mailroom.Queue;
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(Envelope))]
 [JsonSerializable(typeof(RecipientUpdate))]
+[JsonSerializable(typeof(DeliverySchedule))]
 internal sealed partial class QueueJsonContext : JsonSerializerContext
 {
 }

@@ -156,6 +156,40 @@ public sealed class FileMessageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TheScheduleSurvivesARestartAndLeavesWithTheMessage()
+    {
+        FileMessageStore store = await _spool.OpenStoreAsync();
+        QueueId id = await CommitAsync(store, MinimalEnvelope(), "x"u8.ToArray());
+        Assert.Null((await store.ReadAsync(id, None))!.Schedule);
+        var schedule = new DeliverySchedule(3, new DateTimeOffset(2026, 12, 1, 8, 30, 0, TimeSpan.Zero), DelayNotified: true);
+
+        await store.ScheduleAsync(id, schedule with { Attempts = 2 }, None);
+        await store.ScheduleAsync(id, schedule, None);
+
+        FileMessageStore restarted = await _spool.OpenStoreAsync();
+        Assert.Equal(schedule, Assert.Single(await RecoverAllAsync(restarted)).Schedule);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_spool.Root, "incoming")));
+        await restarted.RemoveAsync(id, None);
+        Assert.Empty(Directory.GetFiles(_spool.Active));
+        await Assert.ThrowsAsync<FileNotFoundException>(async () => await restarted.ScheduleAsync(id, schedule, None));
+    }
+
+    [Fact]
+    public async Task ADamagedScheduleMeansTheMessageIsDueAndOrphanSchedulesAreDeleted()
+    {
+        FileMessageStore store = await _spool.OpenStoreAsync();
+        QueueId id = await CommitAsync(store, MinimalEnvelope(), "x"u8.ToArray());
+        File.WriteAllText(Path.Combine(_spool.Active, id.Value + ".schedule"), "{\"attempts\":");
+        string orphan = Path.Combine(_spool.Active, "0000000000000ORPHAN.schedule");
+        File.WriteAllText(orphan, "{}");
+
+        QueuedMessage recovered = Assert.Single(await RecoverAllAsync(await _spool.OpenStoreAsync()));
+
+        Assert.Null(recovered.Schedule);
+        Assert.False(File.Exists(orphan));
+    }
+
+    [Fact]
     public async Task OrphanStateFilesAreDeletedByRecovery()
     {
         FileMessageStore store = await _spool.OpenStoreAsync();

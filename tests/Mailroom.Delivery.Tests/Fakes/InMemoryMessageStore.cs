@@ -114,6 +114,17 @@ internal sealed class InMemoryMessageStore : IMessageStore
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask ScheduleAsync(QueueId id, DeliverySchedule schedule, CancellationToken cancellationToken)
+    {
+        Entry entry = _messages[id];
+        lock (entry)
+        {
+            entry.Schedule = schedule;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken)
     {
         Assert.True(_messages.TryRemove(id, out Entry? entry), $"{id} removed twice");
@@ -135,9 +146,12 @@ internal sealed class InMemoryMessageStore : IMessageStore
 
         lock (entry)
         {
-            return new QueuedMessage(id, entry.Envelope, [.. entry.States], entry.Content.Length);
+            return new QueuedMessage(id, entry.Envelope, [.. entry.States], entry.Content.Length) { Schedule = entry.Schedule };
         }
     }
 
-    private sealed record Entry(Envelope Envelope, byte[] Content, RecipientStatus[] States);
+    private sealed record Entry(Envelope Envelope, byte[] Content, RecipientStatus[] States)
+    {
+        public DeliverySchedule? Schedule { get; set; }
+    }
 }
