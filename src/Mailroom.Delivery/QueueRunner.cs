@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Mailroom.Delivery.Dsn;
 using Mailroom.Delivery.Local;
+using Mailroom.Delivery.Scheduling;
 using Mailroom.Queue;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,50 +11,61 @@ using Microsoft.Extensions.Options;
 namespace Mailroom.Delivery;
 
 /// <summary>
-/// Takes committed messages from the queue and delivers them: the messages the SMTP server
-/// commits (<see cref="Enqueue"/>) and, at start, every message <see cref="IMessageStore.RecoverAsync"/>
-/// finds. Local recipients go to their Maildir; remote recipients stay pending for the remote
-/// delivery agent. A message whose recipients are all final is removed from the queue.
-/// A temporary failure keeps the message and retries it later (<see cref="RetryBackoff"/>).
-/// At most <see cref="LocalDeliveryOptions.Concurrency"/> messages are delivered at once, and
-/// one message is never handled by two workers at the same time.
+/// Works the queue: takes the messages the SMTP server commits (<see cref="Enqueue"/>) and, at
+/// start, every message <see cref="IMessageStore.RecoverAsync"/> finds, and makes one delivery
+/// attempt at a time per message: local recipients into their Maildir, remote recipients per
+/// domain through <see cref="IRemoteDelivery"/>. Final outcomes are recorded in one call; failed
+/// recipients (and those still pending when the queue lifetime runs out) are reported to the
+/// sender (RFC 3464); the rest wait for the next attempt, whose time is kept with the message so
+/// that it survives a restart. A message whose recipients are all final leaves the queue.
+/// No polling: a deferred message sleeps on its own timer until it is due. At most
+/// <see cref="DeliveryOptions.Concurrency"/> messages are worked on at once, and one message is
+/// never handled by two workers at the same time.
 /// </summary>
 public sealed partial class QueueRunner : BackgroundService
 {
     private readonly IMessageStore _store;
+    private readonly IRemoteDelivery _remote;
+    private readonly ISenderResolver _senders;
+    private readonly DeliveryOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly LocalDeliveryAgent _localAgent;
-    private readonly int _concurrency;
 
-    // Queue IDs waiting for a worker. Unbounded: an ID is a few bytes, and every one is a message
+    // Queue IDs due for an attempt. Unbounded: an ID is a few bytes, and every one is a message
     // already accepted, so refusing it here would only delay its delivery to the next start.
     private readonly Channel<QueueId> _ready = Channel.CreateUnbounded<QueueId>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
 
-    // Every message the runner holds (waiting, being delivered, or waiting for a retry), with its
-    // failed attempts so far. A message is in the channel at most once, so no two workers ever
-    // deliver it at once, even when recovery and the server name the same new message.
-    private readonly ConcurrentDictionary<QueueId, int> _held = new();
+    // Every message the runner holds (due, being delivered, or waiting for its retry). A message is
+    // in the channel at most once, so no two workers ever deliver it at once, even when recovery
+    // and the server name the same new message.
+    private readonly ConcurrentDictionary<QueueId, byte> _held = new();
 
-    public QueueRunner(IMessageStore store, IOptions<LocalDeliveryOptions> options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    public QueueRunner(
+        IMessageStore store,
+        IRemoteDelivery remote,
+        ISenderResolver senders,
+        IOptions<LocalDeliveryOptions> localOptions,
+        IOptions<DeliveryOptions> options,
+        TimeProvider timeProvider,
+        ILoggerFactory loggerFactory)
     {
-        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(localOptions);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-
-        LocalDeliveryOptions local = options.Value;
+        var local = localOptions.Value;
         if (string.IsNullOrWhiteSpace(local.MailRoot))
         {
-            throw new ArgumentException("LocalDeliveryOptions.MailRoot is required.", nameof(options));
+            throw new ArgumentException("LocalDeliveryOptions.MailRoot is required.", nameof(localOptions));
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThan(local.Concurrency, 1, "LocalDeliveryOptions.Concurrency");
-
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Value.Concurrency, 1, "DeliveryOptions.Concurrency");
         _store = store;
+        _remote = remote;
+        _senders = senders;
+        _options = options.Value;
         _timeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger<QueueRunner>();
-        _concurrency = local.Concurrency;
         _localAgent = new LocalDeliveryAgent(
             new MaildirWriter(local.MailRoot, local.Hostname),
             store,
@@ -72,8 +85,8 @@ public sealed partial class QueueRunner : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Workers first, so new mail is delivered while a large spool is still being scanned.
-        var workers = new Task[_concurrency];
-        for (int i = 0; i < workers.Length; i++)
+        var workers = new Task[_options.Concurrency];
+        for (var i = 0; i < workers.Length; i++)
         {
             workers[i] = Task.Run(() => WorkAsync(stoppingToken), CancellationToken.None);
         }
@@ -84,16 +97,29 @@ public sealed partial class QueueRunner : BackgroundService
 
     private async Task RecoverAsync(CancellationToken cancellationToken)
     {
-        for (int failures = 1; ; failures++)
+        for (var failures = 1; ; failures++)
         {
             try
             {
-                int count = 0;
-                await foreach (QueuedMessage message in _store.RecoverAsync(cancellationToken).ConfigureAwait(false))
+                var count = 0;
+                await foreach (var message in _store.RecoverAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    LogRecoveredMessage(_logger, message.Id);
-                    Enqueue(message.Id);
                     count++;
+                    if (!_held.TryAdd(message.Id, 0))
+                    {
+                        continue;
+                    }
+
+                    // A deferred message keeps its retry time across the restart.
+                    var wait = message.Schedule is { } schedule ? schedule.NextAttempt - _timeProvider.GetUtcNow() : TimeSpan.Zero;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        _ = WakeAfterAsync(message.Id, wait, cancellationToken);
+                    }
+                    else
+                    {
+                        _ready.Writer.TryWrite(message.Id);
+                    }
                 }
 
                 LogRecovered(_logger, count);
@@ -103,11 +129,11 @@ public sealed partial class QueueRunner : BackgroundService
             {
                 return;
             }
-            catch (Exception ex)
+            catch (Exception exception)
             {
-                // Messages already found are held (Enqueue ignores them the next time round).
-                TimeSpan delay = RetryBackoff.After(failures);
-                LogRecoveryFailed(_logger, delay, ex);
+                // Messages already found are held (they are skipped the next time round).
+                var delay = RetryPolicy.Backoff(_options, failures);
+                LogRecoveryFailed(_logger, delay, exception);
                 try
                 {
                     await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
@@ -124,27 +150,27 @@ public sealed partial class QueueRunner : BackgroundService
     {
         try
         {
-            await foreach (QueueId id in _ready.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var id in _ready.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                bool retry;
+                TimeSpan? retryIn;
                 try
                 {
-                    retry = await DeliverAsync(id, cancellationToken).ConfigureAwait(false);
+                    retryIn = await AttemptAsync(id, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
                     throw;
                 }
-                catch (Exception ex)
+                catch (Exception exception)
                 {
                     // The queue itself failed (ReadAsync, OpenContent, RecordAsync...): keep the message, try later.
-                    LogAttemptFailed(_logger, id, ex);
-                    retry = true;
+                    LogAttemptFailed(_logger, id, exception);
+                    retryIn = _options.MinimalBackoff;
                 }
 
-                if (retry)
+                if (retryIn is { } delay)
                 {
-                    ScheduleRetry(id, cancellationToken);
+                    _ = WakeAfterAsync(id, delay, cancellationToken);
                 }
                 else
                 {
@@ -158,58 +184,180 @@ public sealed partial class QueueRunner : BackgroundService
         }
     }
 
-    /// <summary>One delivery attempt for a message. Returns true when it must be retried.</summary>
-    private async Task<bool> DeliverAsync(QueueId id, CancellationToken cancellationToken)
+    /// <summary>One delivery attempt for a message. Returns when to try again, or null when it is done.</summary>
+    private async Task<TimeSpan?> AttemptAsync(QueueId id, CancellationToken cancellationToken)
     {
         // Read afresh each time: the recorded states are the truth, not what we knew earlier.
-        QueuedMessage? message = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        var message = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
         if (message is null)
         {
             LogGone(_logger, id);
-            return false;
+            return null;
         }
 
-        LocalDeliveryReport report = await _localAgent.DeliverAsync(message, cancellationToken).ConfigureAwait(false);
-        if (report.Delivered.Count > 0)
+        var outcomes = new List<RecipientOutcome>(await _localAgent.DeliverAsync(message, cancellationToken).ConfigureAwait(false));
+        var remote = await Task.WhenAll(PendingRemoteByDomain(message)
+            .Select(group => _remote.DeliverAsync(message, group.Key, group.Value, cancellationToken))).ConfigureAwait(false);
+        foreach (var domainOutcomes in remote)
         {
-            await _store.RecordAsync(id, report.Delivered, cancellationToken).ConfigureAwait(false);
+            outcomes.AddRange(domainOutcomes);
         }
 
-        if (report.Deferred > 0)
-        {
-            return true;
-        }
+        return await ConcludeAsync(message, outcomes, cancellationToken).ConfigureAwait(false);
+    }
 
-        int remote = 0;
-        for (int i = 0; i < message.States.Count; i++)
+    private static Dictionary<string, List<int>> PendingRemoteByDomain(QueuedMessage message)
+    {
+        var byDomain = new Dictionary<string, List<int>>(StringComparer.OrdinalIgnoreCase);
+        var recipients = message.Envelope.Recipients;
+        for (var i = 0; i < recipients.Count; i++)
         {
-            // Every pending local recipient was just delivered (nothing was deferred), so what stays pending is remote.
-            if (message.States[i] == RecipientStatus.Pending && message.Envelope.Recipients[i].LocalMailbox is null)
+            if (message.States[i] != RecipientStatus.Pending || recipients[i].LocalMailbox is not null)
             {
-                remote++;
+                continue;
+            }
+
+            var domain = DomainOf(recipients[i].Address);
+            if (!byDomain.TryGetValue(domain, out var indexes))
+            {
+                byDomain[domain] = indexes = [];
+            }
+
+            indexes.Add(i);
+        }
+
+        return byDomain;
+    }
+
+    private static string DomainOf(string address)
+    {
+        var at = address.LastIndexOf('@');
+        return at < 0 ? string.Empty : address[(at + 1)..].ToLowerInvariant();
+    }
+
+    /// <summary>Records the final outcomes, reports to the sender, and removes or reschedules the message.</summary>
+    private async Task<TimeSpan?> ConcludeAsync(QueuedMessage message, List<RecipientOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        var now = _timeProvider.GetUtcNow();
+        var expired = now - message.Envelope.ArrivalTime >= _options.QueueLifetime;
+        var final = new List<RecipientOutcome>();
+        var deferred = new List<RecipientOutcome>();
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Kind != OutcomeKind.Deferred)
+            {
+                final.Add(outcome);
+            }
+            else if (expired)
+            {
+                // RFC 5321 §4.5.4.1: give up after the queue lifetime and tell the sender.
+                final.Add(outcome with { Kind = OutcomeKind.Failed, Status = "4.4.7", Diagnostic = outcome.Diagnostic ?? "x-mailroom; delivery time expired" });
+                LogExpired(_logger, message.Id, message.Envelope.Recipients[outcome.Index].Address);
+            }
+            else
+            {
+                deferred.Add(outcome);
             }
         }
 
-        if (remote > 0)
+        if (final.Count > 0)
         {
-            LogRemoteWaiting(_logger, id, remote);
-            return false;
+            await _store.RecordAsync(
+                message.Id,
+                [.. final.Select(o => new RecipientUpdate(o.Index, o.Kind == OutcomeKind.Delivered ? RecipientStatus.Delivered : RecipientStatus.Failed, o.Diagnostic))],
+                cancellationToken).ConfigureAwait(false);
         }
 
-        await _store.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
-        LogRemoved(_logger, id);
-        return false;
+        await ReportAsync(message, final.Where(o => o.Kind == OutcomeKind.Failed), DsnAction.Failed, null, now, cancellationToken).ConfigureAwait(false);
+        await ReportAsync(message, final.Where(o => o.Kind == OutcomeKind.Delivered && o.SuccessReportDue), DsnAction.Delivered, null, now, cancellationToken).ConfigureAwait(false);
+
+        var stillPending = CountPending(message, final);
+        if (stillPending == 0)
+        {
+            await _store.RemoveAsync(message.Id, cancellationToken).ConfigureAwait(false);
+            LogRemoved(_logger, message.Id);
+            return null;
+        }
+
+        var previous = message.Schedule ?? new DeliverySchedule(0, now, DelayNotified: false);
+        var delayNotified = previous.DelayNotified;
+        if (!delayNotified && deferred.Count > 0 && now - message.Envelope.ArrivalTime >= _options.DelayWarning)
+        {
+            await ReportAsync(message, deferred, DsnAction.Delayed, message.Envelope.ArrivalTime + _options.QueueLifetime, now, cancellationToken).ConfigureAwait(false);
+            delayNotified = true;
+        }
+
+        var attempts = previous.Attempts + 1;
+        var wait = RetryPolicy.Backoff(_options, attempts);
+
+        // The last attempt falls at the end of the lifetime, not a whole backoff after it.
+        var deadline = message.Envelope.ArrivalTime + _options.QueueLifetime - now;
+        if (wait > deadline)
+        {
+            wait = deadline > TimeSpan.Zero ? deadline : TimeSpan.Zero;
+        }
+
+        await _store.ScheduleAsync(message.Id, new DeliverySchedule(attempts, now + wait, delayNotified), cancellationToken).ConfigureAwait(false);
+        LogDeferred(_logger, message.Id, stillPending, wait);
+        return wait;
     }
 
-    private void ScheduleRetry(QueueId id, CancellationToken cancellationToken)
+    private static int CountPending(QueuedMessage message, List<RecipientOutcome> final)
     {
-        int failures = _held.AddOrUpdate(id, 1, static (_, previous) => previous + 1);
-        TimeSpan delay = RetryBackoff.After(failures);
-        LogRetryScheduled(_logger, id, delay);
-        _ = RetryAfterAsync(id, delay, cancellationToken);
+        var pending = 0;
+        for (var i = 0; i < message.States.Count; i++)
+        {
+            if (message.States[i] == RecipientStatus.Pending && !final.Exists(o => o.Index == i))
+            {
+                pending++;
+            }
+        }
+
+        return pending;
     }
 
-    private async Task RetryAfterAsync(QueueId id, TimeSpan delay, CancellationToken cancellationToken)
+    /// <summary>Sends one report for the recipients that asked for this kind (RFC 3461 NOTIFY), queued as a new message from &lt;&gt;.</summary>
+    private async Task ReportAsync(QueuedMessage message, IEnumerable<RecipientOutcome> outcomes, DsnAction action, DateTimeOffset? willRetryUntil, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var recipients = outcomes
+            .Where(o => DeliveryStatusNotification.Wants(message.Envelope.Recipients[o.Index], action))
+            .Select(o => new DsnRecipient(message.Envelope.Recipients[o.Index], action, o.Status, o.RemoteMta, o.Diagnostic, now))
+            .ToList();
+        if (recipients.Count == 0 || message.Envelope.ReversePath.Length == 0)
+        {
+            return;
+        }
+
+        var target = _senders.Resolve(message.Envelope.ReversePath);
+        if (target is null)
+        {
+            LogReportUndeliverable(_logger, message.Id, message.Envelope.ReversePath);
+            return;
+        }
+
+        var report = DeliveryStatusNotification.Compose(new DsnRequest(
+            _options.Hostname, message.Id, message.Envelope, recipients, now, willRetryUntil, message.ContentLength, () => _store.OpenContent(message.Id)));
+        if (report is null)
+        {
+            return;
+        }
+
+        var envelope = new Envelope
+        {
+            ReversePath = string.Empty,
+            Recipients = [target],
+            ArrivalTime = now,
+            Body = BodyType.EightBitMime,
+            SmtpUtf8 = message.Envelope.SmtpUtf8,
+        };
+        await using var incoming = await _store.CreateAsync(envelope, cancellationToken).ConfigureAwait(false);
+        DeliveryStatusNotification.WriteTo(report, incoming.Content);
+        await incoming.CommitAsync(cancellationToken).ConfigureAwait(false);
+        LogReported(_logger, message.Id, incoming.Id, action.ToString().ToLowerInvariant(), message.Envelope.ReversePath);
+        Enqueue(incoming.Id);
+    }
+
+    private async Task WakeAfterAsync(QueueId id, TimeSpan delay, CancellationToken cancellationToken)
     {
         try
         {
@@ -225,20 +373,23 @@ public sealed partial class QueueRunner : BackgroundService
     [LoggerMessage(Level = LogLevel.Information, Message = "recovered {Count} messages from the queue")]
     private static partial void LogRecovered(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{QueueId}: recovered from the queue")]
-    private static partial void LogRecoveredMessage(ILogger logger, QueueId queueId);
-
     [LoggerMessage(Level = LogLevel.Error, Message = "queue recovery failed; retrying in {Delay}")]
     private static partial void LogRecoveryFailed(ILogger logger, TimeSpan delay, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{QueueId}: delivery attempt failed in the queue")]
     private static partial void LogAttemptFailed(ILogger logger, QueueId queueId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: deferred, next attempt in {Delay}")]
-    private static partial void LogRetryScheduled(ILogger logger, QueueId queueId, TimeSpan delay);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: {Count} recipients deferred, next attempt in {Delay}")]
+    private static partial void LogDeferred(ILogger logger, QueueId queueId, int count, TimeSpan delay);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: {Count} remote recipients wait for the delivery agent")]
-    private static partial void LogRemoteWaiting(ILogger logger, QueueId queueId, int count);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: to=<{Address}>, status=expired (delivery time expired, returned to sender)")]
+    private static partial void LogExpired(ILogger logger, QueueId queueId, string address);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: sender {Action} report {ReportId} queued for <{Sender}>")]
+    private static partial void LogReported(ILogger logger, QueueId queueId, QueueId reportId, string action, string sender);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{QueueId}: no report sent: sender <{Sender}> is an unknown local address")]
+    private static partial void LogReportUndeliverable(ILogger logger, QueueId queueId, string sender);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: removed")]
     private static partial void LogRemoved(ILogger logger, QueueId queueId);

@@ -1,4 +1,5 @@
 using Mailroom.Delivery.Local;
+using Mailroom.Delivery.Scheduling;
 using Mailroom.Delivery.Tests.Fakes;
 using Mailroom.Queue;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,7 @@ public sealed class QueueRunnerTests : IAsyncLifetime
 
     private readonly TempDirectory _root = new();
     private readonly InMemoryMessageStore _store = new();
+    private readonly ScriptedRemoteDelivery _remote = new();
     private readonly ObservedTimeProvider _time = new(s_arrival.AddSeconds(5));
     private readonly LogCapture _log = new();
     private readonly ILoggerFactory _loggerFactory;
@@ -48,8 +50,11 @@ public sealed class QueueRunnerTests : IAsyncLifetime
 
         (QueueId recordedId, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
         Assert.Equal(id, recordedId);
-        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered), new RecipientUpdate(1, RecipientStatus.Delivered)], updates);
-        await _log.WaitForLineAsync($"{id}: 1 remote recipients wait for the delivery agent");
+        Assert.Equal([(0, RecipientStatus.Delivered), (1, RecipientStatus.Delivered)], Statuses(updates));
+        await _log.WaitForLineAsync($"{id}: 1 recipients deferred, next attempt in 00:05:00");
+        (QueueId calledFor, string domain, int[] indexes) = await _remote.Calls.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal((id, "example.org"), (calledFor, domain));
+        Assert.Equal([2], indexes);
 
         Assert.True(_store.Contains(id));
         Assert.False(_store.Removals.Reader.TryRead(out _));
@@ -108,8 +113,8 @@ public sealed class QueueRunnerTests : IAsyncLifetime
             await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
             await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout),
         }.ToDictionary(record => record.Id, record => record.Updates);
-        Assert.Equal([new RecipientUpdate(1, RecipientStatus.Delivered)], records[partly]);
-        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], records[untouched]);
+        Assert.Equal([(1, RecipientStatus.Delivered)], Statuses(records[partly]));
+        Assert.Equal([(0, RecipientStatus.Delivered)], Statuses(records[untouched]));
         Assert.False(Directory.Exists(MaildirOf("alice")));
         AssertOneMessageIn("bob", expectedDeliveredTo: "bob@example.com");
         AssertOneMessageIn("carol", expectedDeliveredTo: "carol@example.com");
@@ -132,7 +137,7 @@ public sealed class QueueRunnerTests : IAsyncLifetime
         await StartAsync();
 
         (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
-        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], updates);
+        Assert.Equal([(0, RecipientStatus.Delivered)], Statuses(updates));
         Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
         Assert.Empty(Directory.GetFiles(Path.Combine(MaildirOf("alice"), "new")));
         Assert.Single(Directory.GetFiles(Path.Combine(MaildirOf("alice"), "cur")));
@@ -149,22 +154,22 @@ public sealed class QueueRunnerTests : IAsyncLifetime
 
         _runner!.Enqueue(id);
 
-        Assert.Equal(TimeSpan.FromMinutes(1), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.Equal(TimeSpan.FromMinutes(5), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
         Assert.False(_store.Records.Reader.TryRead(out _));
         Assert.Equal([RecipientStatus.Pending], _store.StatesOf(id));
         Assert.Contains(_log.All, line => line.StartsWith($"{id}: to=<alice@example.com>, relay=local, delay=5.0, status=deferred (", StringComparison.Ordinal));
 
-        // Still failing after a minute: the next wait is twice as long.
-        _time.Fake.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(TimeSpan.FromMinutes(2), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        // Still failing after five minutes: the next wait is twice as long.
+        _time.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(TimeSpan.FromMinutes(10), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
         Assert.False(_store.Records.Reader.TryRead(out _));
 
         // The disk is fixed; the retry after the backoff delivers.
         File.Delete(blocker);
-        _time.Fake.Advance(TimeSpan.FromMinutes(2));
+        _time.Fake.Advance(TimeSpan.FromMinutes(10));
 
         (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
-        Assert.Equal([new RecipientUpdate(0, RecipientStatus.Delivered)], updates);
+        Assert.Equal([(0, RecipientStatus.Delivered)], Statuses(updates));
         Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
         AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
     }
@@ -192,13 +197,116 @@ public sealed class QueueRunnerTests : IAsyncLifetime
         AssertOneMessageIn("alice", expectedDeliveredTo: "alice@example.com");
     }
 
+    [Fact]
+    public async Task A_permanent_remote_failure_is_recorded_and_reported_to_the_sender_then_the_message_leaves()
+    {
+        _remote.Answer = address => address.StartsWith("bad", StringComparison.Ordinal) ? RecipientOutcomeTemplate.Failed : RecipientOutcomeTemplate.Delivered;
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Remote("bad@example.org"), Remote("good@example.org")) with { ReversePath = "alice@example.com" }, s_content);
+
+        _runner!.Enqueue(id);
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([(0, RecipientStatus.Failed), (1, RecipientStatus.Delivered)], Statuses(updates));
+        Assert.Equal("smtp; 550 5.1.1 <x>: user unknown", updates[0].Diagnostic);
+        QueueId report = await _store.Created.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+
+        // The report goes from <> to the sender's mailbox, and names only the failed recipient.
+        Envelope envelope = _store.EnvelopeOf(report);
+        Assert.Equal(string.Empty, envelope.ReversePath);
+        Assert.Equal("example.com/alice", Assert.Single(envelope.Recipients).LocalMailbox);
+        string text = System.Text.Encoding.UTF8.GetString(_store.ContentOf(report));
+        Assert.Contains("Final-Recipient: rfc822; bad@example.org", text, StringComparison.Ordinal);
+        Assert.Contains("Status: 5.1.1", text, StringComparison.Ordinal);
+        Assert.Contains("Remote-MTA: dns; mx.example.org", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("good@example.org\r\nAction", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Final-Recipient: rfc822; good@example.org", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", DsnNotify.None)]                        // never a report to <>
+    [InlineData("alice@example.com", DsnNotify.Never)]      // NOTIFY=NEVER
+    [InlineData("alice@example.com", DsnNotify.Success)]    // asked only for success reports
+    [InlineData("ghost@example.com", DsnNotify.None)]       // an unknown local sender: logged, not reported
+    public async Task No_report_is_sent_when_none_may_or_can_be(string sender, DsnNotify notify)
+    {
+        _remote.Answer = _ => RecipientOutcomeTemplate.Failed;
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Remote("bad@example.org") with { Notify = notify }) with { ReversePath = sender }, s_content);
+
+        _runner!.Enqueue(id);
+
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.False(_store.Created.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task A_recipient_still_deferred_when_the_queue_lifetime_runs_out_fails_with_4_4_7_and_is_reported()
+    {
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Remote("slow@example.org")) with { ArrivalTime = _time.Fake.GetUtcNow() - TimeSpan.FromDays(5) }, s_content);
+
+        _runner!.Enqueue(id);
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([(0, RecipientStatus.Failed)], Statuses(updates));
+        QueueId report = await _store.Created.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Contains("Status: 4.4.7", System.Text.Encoding.UTF8.GetString(_store.ContentOf(report)), StringComparison.Ordinal);
+        Assert.Equal(id, await _store.Removals.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        await _log.WaitForLineAsync($"{id}: to=<slow@example.org>, status=expired (delivery time expired, returned to sender)");
+    }
+
+    [Fact]
+    public async Task The_sender_is_warned_once_when_delivery_is_delayed_past_the_warning_time()
+    {
+        await StartAsync();
+        QueueId id = _store.Add(EnvelopeFor(Remote("slow@example.org")) with { ArrivalTime = _time.Fake.GetUtcNow() - TimeSpan.FromHours(4) }, s_content);
+
+        _runner!.Enqueue(id);
+
+        QueueId warning = await _store.Created.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        string text = System.Text.Encoding.UTF8.GetString(_store.ContentOf(warning));
+        Assert.Contains("Action: delayed", text, StringComparison.Ordinal);
+        Assert.Contains("Will-Retry-Until: ", text, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromMinutes(5), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.True(_store.Snapshot(id)!.Schedule!.DelayNotified);
+
+        // The next deferral does not warn again.
+        _time.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(TimeSpan.FromMinutes(10), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.Equal(2, _store.Snapshot(id)!.Schedule!.Attempts);
+        Assert.False(_store.Created.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task A_recovered_message_waits_for_its_recorded_next_attempt()
+    {
+        QueueId id = _store.Add(EnvelopeFor(Remote("slow@example.org")), s_content);
+        await _store.ScheduleAsync(id, new DeliverySchedule(3, _time.Fake.GetUtcNow() + TimeSpan.FromMinutes(17), DelayNotified: false), CancellationToken.None);
+
+        await StartAsync();
+
+        Assert.Equal(TimeSpan.FromMinutes(17), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+        Assert.False(_remote.Calls.Reader.TryRead(out _));
+        _time.Fake.Advance(TimeSpan.FromMinutes(17));
+        Assert.Equal(id, (await _remote.Calls.Reader.ReadAsync().AsTask().WaitAsync(s_timeout)).Id);
+
+        // The fourth failure waits 5 min * 2^3.
+        Assert.Equal(TimeSpan.FromMinutes(40), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
+    }
+
     private async Task StartAsync(int concurrency = 4)
     {
-        var options = Options.Create(new LocalDeliveryOptions { MailRoot = _root.Path, Hostname = "mx1.example.com", Concurrency = concurrency });
-        _runner = new QueueRunner(_store, options, _time, _loggerFactory);
+        var local = Options.Create(new LocalDeliveryOptions { MailRoot = _root.Path, Hostname = "mx1.example.com" });
+        var delivery = Options.Create(new DeliveryOptions { Hostname = "mx1.example.com", Concurrency = concurrency });
+        _runner = new QueueRunner(_store, _remote, new FakeSenderResolver(), local, delivery, _time, _loggerFactory);
         await _runner.StartAsync(CancellationToken.None);
         await _store.RecoveryCompleted.WaitAsync(s_timeout);
     }
+
+    private static (int Index, RecipientStatus Status)[] Statuses(IEnumerable<RecipientUpdate> updates) =>
+        [.. updates.Select(update => (update.Index, update.Status))];
 
     private string MaildirOf(string user) => Path.Combine(_root.Path, "example.com", user);
 

@@ -3,11 +3,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Mailroom.Delivery.Local;
 
-/// <summary>The outcome of one local delivery attempt for a message.</summary>
-/// <param name="Delivered">The recipients now delivered, ready for <see cref="IMessageStore.RecordAsync"/>.</param>
-/// <param name="Deferred">How many local recipients failed temporarily and stay pending.</param>
-internal sealed record LocalDeliveryReport(IReadOnlyList<RecipientUpdate> Delivered, int Deferred);
-
 /// <summary>
 /// Delivers a queued message to its pending local recipients, one Maildir file per mailbox
 /// (two recipients resolved to the same mailbox, e.g. through an alias, get one copy).
@@ -28,10 +23,10 @@ internal sealed partial class LocalDeliveryAgent
         _logger = logger;
     }
 
-    public async ValueTask<LocalDeliveryReport> DeliverAsync(QueuedMessage message, CancellationToken cancellationToken)
+    /// <summary>Delivers every pending local recipient; returns an outcome for each (delivered or deferred).</summary>
+    public async ValueTask<IReadOnlyList<RecipientOutcome>> DeliverAsync(QueuedMessage message, CancellationToken cancellationToken)
     {
-        var delivered = new List<RecipientUpdate>();
-        int deferred = 0;
+        var outcomes = new List<RecipientOutcome>();
         IReadOnlyList<EnvelopeRecipient> recipients = message.Envelope.Recipients;
 
         // Pending local recipients grouped by mailbox, in envelope order; the first index names the file.
@@ -76,21 +71,22 @@ internal sealed partial class LocalDeliveryAgent
                 {
                     case MaildirDeliveryStatus.Delivered:
                         LogDelivered(_logger, message.Id, address, delay);
-                        delivered.Add(new RecipientUpdate(index, RecipientStatus.Delivered));
+                        outcomes.Add(new RecipientOutcome(index, OutcomeKind.Delivered, "2.0.0", null, "x-mailroom; delivered to maildir"));
                         break;
                     case MaildirDeliveryStatus.AlreadyDelivered:
                         LogAlreadyDelivered(_logger, message.Id, address, delay);
-                        delivered.Add(new RecipientUpdate(index, RecipientStatus.Delivered));
+                        outcomes.Add(new RecipientOutcome(index, OutcomeKind.Delivered, "2.0.0", null, "x-mailroom; delivered to maildir"));
                         break;
                     default:
-                        LogDeferred(_logger, message.Id, address, delay, result.Diagnostic ?? "temporary failure");
-                        deferred++;
+                        var reason = result.Diagnostic ?? "temporary failure";
+                        LogDeferred(_logger, message.Id, address, delay, reason);
+                        outcomes.Add(new RecipientOutcome(index, OutcomeKind.Deferred, "4.3.0", null, "x-mailroom; " + reason));
                         break;
                 }
             }
         }
 
-        return new LocalDeliveryReport(delivered, deferred);
+        return outcomes;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: to=<{Address}>, relay=local, delay={Seconds:0.0}, status=sent (delivered to maildir)")]

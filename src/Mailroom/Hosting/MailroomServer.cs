@@ -2,6 +2,7 @@ using System.Net;
 using Mailroom.Configuration;
 using Mailroom.Delivery;
 using Mailroom.Delivery.Local;
+using Mailroom.Delivery.Scheduling;
 using Mailroom.Queue;
 using Mailroom.Server.Recipients;
 using Mailroom.Server.Smtp;
@@ -69,6 +70,9 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         services.AddSingleton<ILocalRecipients>(sp => new LocalRecipientResolver(configuration.LocalDomains, configuration.Aliases, sp.GetRequiredService<UserStore>()));
         services.AddSingleton(sp => CreateCertificateProvider(configuration, paths, sp.GetRequiredService<ILogger<ServerCertificateProvider>>()));
         services.AddSingleton(Options.Create(new LocalDeliveryOptions { MailRoot = paths.Mail, Hostname = configuration.Hostname }));
+        services.AddSingleton(Options.Create(new DeliveryOptions { Hostname = configuration.Hostname }));
+        services.AddSingleton<ISenderResolver>(sp => new SenderResolver(sp.GetRequiredService<ILocalRecipients>()));
+        services.AddSingleton<IRemoteDelivery, HeldRemoteDelivery>();
         services.AddSingleton<QueueRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueRunner>());
         services.AddSingleton(sp => new SmtpServerContext(

@@ -56,8 +56,15 @@ internal sealed class InMemoryMessageStore : IMessageStore
         }
     }
 
+    /// <summary>Every message delivery created (reports to senders), as it is committed.</summary>
+    public Channel<QueueId> Created { get; } = Channel.CreateUnbounded<QueueId>();
+
     public ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("delivery never creates messages");
+        ValueTask.FromResult<IncomingMessage>(new InMemoryIncoming(this, envelope));
+
+    public Envelope EnvelopeOf(QueueId id) => _messages[id].Envelope;
+
+    public byte[] ContentOf(QueueId id) => _messages[id].Content;
 
     public async IAsyncEnumerable<QueuedMessage> RecoverAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -137,7 +144,7 @@ internal sealed class InMemoryMessageStore : IMessageStore
         return ValueTask.CompletedTask;
     }
 
-    private QueuedMessage? Snapshot(QueueId id)
+    public QueuedMessage? Snapshot(QueueId id)
     {
         if (!_messages.TryGetValue(id, out Entry? entry))
         {
@@ -148,6 +155,25 @@ internal sealed class InMemoryMessageStore : IMessageStore
         {
             return new QueuedMessage(id, entry.Envelope, [.. entry.States], entry.Content.Length) { Schedule = entry.Schedule };
         }
+    }
+
+    private sealed class InMemoryIncoming(InMemoryMessageStore store, Envelope envelope) : IncomingMessage
+    {
+        private readonly MemoryStream _content = new();
+        private QueueId? _id;
+
+        public override QueueId Id => _id ??= new QueueId($"R{Interlocked.Increment(ref store._nextId):D4}");
+
+        public override Stream Content => _content;
+
+        public override ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            store._messages[Id] = new Entry(envelope, _content.ToArray(), new RecipientStatus[envelope.Recipients.Count]);
+            store.Created.Writer.TryWrite(Id);
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed record Entry(Envelope Envelope, byte[] Content, RecipientStatus[] States)
