@@ -56,15 +56,13 @@ internal sealed class InMemoryMessageStore : IMessageStore
         }
     }
 
-    /// <summary>Every message delivery created (reports to senders), as it is committed.</summary>
-    public Channel<QueueId> Created { get; } = Channel.CreateUnbounded<QueueId>();
+    /// <summary>Every message delivery created (reports to senders), as it is committed; kept even after it is delivered and removed.</summary>
+    public Channel<CreatedMessage> Created { get; } = Channel.CreateUnbounded<CreatedMessage>();
 
     public ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken) =>
         ValueTask.FromResult<IncomingMessage>(new InMemoryIncoming(this, envelope));
 
-    public Envelope EnvelopeOf(QueueId id) => _messages[id].Envelope;
 
-    public byte[] ContentOf(QueueId id) => _messages[id].Content;
 
     public async IAsyncEnumerable<QueuedMessage> RecoverAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -168,8 +166,9 @@ internal sealed class InMemoryMessageStore : IMessageStore
 
         public override ValueTask CommitAsync(CancellationToken cancellationToken)
         {
-            store._messages[Id] = new Entry(envelope, _content.ToArray(), new RecipientStatus[envelope.Recipients.Count]);
-            store.Created.Writer.TryWrite(Id);
+            var content = _content.ToArray();
+            store._messages[Id] = new Entry(envelope, content, new RecipientStatus[envelope.Recipients.Count]);
+            store.Created.Writer.TryWrite(new CreatedMessage(Id, envelope, System.Text.Encoding.UTF8.GetString(content)));
             return ValueTask.CompletedTask;
         }
 
@@ -181,3 +180,5 @@ internal sealed class InMemoryMessageStore : IMessageStore
         public DeliverySchedule? Schedule { get; set; }
     }
 }
+
+internal sealed record CreatedMessage(QueueId Id, Envelope Envelope, string Text);
