@@ -201,15 +201,25 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return buffered;
         }
 
-        await FlushAsync();
-        _timeout.CancelAfter(timeout);
+        // The stage timeout covers sending the replies too: a client that never reads them must
+        // not hold the session forever.
+        StartTimer(timeout);
+        await FlushAsync(_timeout.Token);
         var result = await _input.ReadAsync(_timeout.Token);
-        if (!_timeout.TryReset())
-        {
-            throw new OperationCanceledException(_timeout.Token);
-        }
-
+        StopTimer();
         return result;
+    }
+
+    private void StartTimer(TimeSpan timeout) => _timeout.CancelAfter(timeout);
+
+    /// <summary>
+    /// Disarms the stage timer; throws when it fired meanwhile. (Not CancellationTokenSource.TryReset:
+    /// it always fails for a timer of a TimeProvider other than TimeProvider.System.)
+    /// </summary>
+    private void StopTimer()
+    {
+        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        _timeout.Token.ThrowIfCancellationRequested();
     }
 
     private ValueTask<bool> ExecuteAsync(CommandLine command)
@@ -217,6 +227,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var verb = command.Command.Verb;
         _counters.Count(verb);
         var notAllowed = SessionStateTable.Check(_state, verb);
+        if (notAllowed == SmtpReplies.NeedRcpt && _rejectedRecipients > 0)
+        {
+            // RFC 2920 §3.1: DATA (or BDAT) after every RCPT of the transaction was refused.
+            notAllowed = SmtpReplies.NoValidRecipients;
+        }
+
         if (notAllowed is not null)
         {
             return verb == SmtpVerb.Bdat ? SkipChunkAsync(command, notAllowed) : Answer(notAllowed);
@@ -577,7 +593,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         await SkipBytesAsync(chunkSize);
-        Reply(reply == SmtpReplies.NeedRcpt && _rejectedRecipients > 0 ? SmtpReplies.NoValidRecipients : reply);
+        Reply(reply);
         return true;
     }
 
@@ -740,7 +756,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         Reply(SmtpReplies.ReadyToStartTls);
-        await FlushAsync();
+        StartTimer(Limits.CommandTimeout);
+        await FlushAsync(_timeout.Token);
+        StopTimer();
 
         // CVE-2011-0411: commands pipelined after STARTTLS arrived in plaintext and must not be
         // executed inside the TLS session. Drop whatever is buffered now.
@@ -777,12 +795,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var tls = new SslStream(new DuplexPipeStream(_transport.Input, _transport.Output), leaveInnerStreamOpen: false);
         try
         {
-            _timeout.CancelAfter(Limits.TlsHandshakeTimeout);
+            StartTimer(Limits.TlsHandshakeTimeout);
             await tls.AuthenticateAsServerAsync(_server.Certificates.CreateAuthenticationOptions(), _timeout.Token);
-            if (!_timeout.TryReset())
-            {
-                throw new OperationCanceledException(_timeout.Token);
-            }
+            StopTimer();
         }
         catch (Exception exception) when (exception is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
         {
@@ -827,9 +842,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _output.Write(reply.Wire);
     }
 
-    private async ValueTask FlushAsync()
+    private async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        var result = await _output.FlushAsync();
+        var result = await _output.FlushAsync(cancellationToken);
         if (result.IsCanceled || result.IsCompleted)
         {
             throw new IOException("connection closed");
@@ -838,11 +853,13 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
     private async ValueTask TryFlushAsync()
     {
+        // The stage timer may have fired already; the last reply gets its own bound.
+        using var timeout = new CancellationTokenSource(Limits.CommandTimeout, _server.TimeProvider);
         try
         {
-            await _output.FlushAsync();
+            await _output.FlushAsync(timeout.Token);
         }
-        catch (Exception exception) when (exception is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             // The peer is gone; the final reply cannot be delivered.
         }
