@@ -440,17 +440,21 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await using (message)
         {
             Reply(SmtpReplies.StartData);
-            var decoder = new DataDecoder(_server.Options.BareLineEndings, Limits.TextLineLength);
-            var (size, writeFailure) = await ReceiveDataAsync(message, decoder);
-            Reply(await FinishMessageAsync(message, size, writeFailure ?? DataFailure(decoder.Defects)));
+            var (size, dataFailure) = await ReceiveDataAsync(message);
+            Reply(await FinishMessageAsync(message, size, dataFailure));
         }
 
         return true;
     }
 
-    /// <summary>Streams the data until CRLF.CRLF into the message; stops writing (but keeps reading) after a failure.</summary>
-    private async ValueTask<(long Size, SmtpReply? Failure)> ReceiveDataAsync(IncomingMessage message, DataDecoder decoder)
+    /// <summary>
+    /// Streams the data until CRLF.CRLF into the message; stops writing (but keeps reading) after a
+    /// failure. The failure includes the decoder's defects (bare line endings, long lines).
+    /// </summary>
+    private async ValueTask<(long Size, SmtpReply? Failure)> ReceiveDataAsync(IncomingMessage message)
     {
+        // A mutable struct: it stays in this method, so its defects are not read from a copy.
+        var decoder = new DataDecoder(_server.Options.BareLineEndings, Limits.TextLineLength);
         long size = 0;
         SmtpReply? failure = null;
         while (true)
@@ -484,7 +488,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             _input.AdvanceTo(buffer.GetPosition(consumedTotal));
             if (done)
             {
-                return (size, failure);
+                return (size, failure ?? DataFailure(decoder.Defects));
             }
 
             if (result.IsCompleted)
