@@ -84,6 +84,17 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         }
     }
 
+    /// <summary>EHLO, MAIL FROM and one RCPT TO per recipient, each checked to be accepted.</summary>
+    public async Task BeginMailAsync(string sender, params string[] recipients)
+    {
+        Assert.Equal(250, (await CommandAsync("EHLO client.example")).Code);
+        Assert.Equal("250 2.1.0", (await CommandAsync($"MAIL FROM:<{sender}>")).CodeAndStatus);
+        foreach (var recipient in recipients)
+        {
+            Assert.Equal("250 2.1.5", (await CommandAsync($"RCPT TO:<{recipient}>")).CodeAndStatus);
+        }
+    }
+
     /// <summary>Reads <paramref name="count"/> replies (the answers to a pipelined batch).</summary>
     public async Task<List<SmtpTestReply>> ReadRepliesAsync(int count)
     {
