@@ -81,10 +81,8 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                     break;
                 }
 
-                if (_errors >= Limits.ErrorsPerSession)
+                if (ErrorLimitReached())
                 {
-                    LogTooManyErrors(Logger, _clientText, _errors);
-                    Reply(SmtpReplies.TooManyErrors);
                     break;
                 }
             }
@@ -148,6 +146,10 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
                 discarding = false;
                 Reply(SmtpReplies.LineTooLong);
+                if (ErrorLimitReached())
+                {
+                    return null;
+                }
             }
 
             var status = SmtpLineReader.TryReadLine(ref reader, _line.Length, out var line);
@@ -161,7 +163,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                 case LineReadStatus.TooLong:
                     _input.AdvanceTo(reader.Position);
                     Reply(SmtpReplies.LineTooLong);
-                    if (_errors >= Limits.ErrorsPerSession)
+                    if (ErrorLimitReached())
                     {
                         return null;
                     }
@@ -220,6 +222,19 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     {
         _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
         _timeout.Token.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>After the last error allowed (Postfix smtpd_hard_error_limit), answers 421 and says so.</summary>
+    private bool ErrorLimitReached()
+    {
+        if (_errors < Limits.ErrorsPerSession)
+        {
+            return false;
+        }
+
+        LogTooManyErrors(Logger, _clientText, _errors);
+        Reply(SmtpReplies.TooManyErrors);
+        return true;
     }
 
     private ValueTask<bool> ExecuteAsync(CommandLine command)
