@@ -520,7 +520,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             await message.Content.WriteAsync(content);
             return null;
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             LogStorageError(Logger, message.Id.Value, exception.Message);
             return StorageFailure(exception);
@@ -678,7 +678,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             await message.Content.WriteAsync(header);
             return (message, null);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             if (message is not null)
             {
@@ -707,7 +707,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             await message.CommitAsync(CancellationToken.None);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             LogStorageError(Logger, message.Id.Value, exception.Message);
             return StorageFailure(exception);
@@ -718,8 +718,14 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         return new SmtpReply(250, EnhancedStatusCode.Ok, "Ok: queued as " + message.Id.Value);
     }
 
+    /// <summary>
+    /// Any failure of the store, expected (I/O) or not (permissions, a bug): the sender must retry,
+    /// so it becomes a 4xx instead of ending the session without a reply. Cancellation is not one.
+    /// </summary>
+    private static bool IsStorageFailure(Exception exception) => exception is not OperationCanceledException;
+
     /// <summary>A full disk is 452 4.3.1, any other storage problem 451 4.3.0; never a 5xx (DESIGN.md).</summary>
-    private static SmtpReply StorageFailure(IOException exception) =>
+    private static SmtpReply StorageFailure(Exception exception) =>
         exception.HResult == 28 || exception.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
             ? SmtpReplies.InsufficientStorage
             : SmtpReplies.LocalError;
