@@ -81,10 +81,8 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                     break;
                 }
 
-                if (_errors >= Limits.ErrorsPerSession)
+                if (ErrorLimitReached())
                 {
-                    LogTooManyErrors(Logger, _clientText, _errors);
-                    Reply(SmtpReplies.TooManyErrors);
                     break;
                 }
             }
@@ -148,6 +146,10 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
                 discarding = false;
                 Reply(SmtpReplies.LineTooLong);
+                if (ErrorLimitReached())
+                {
+                    return null;
+                }
             }
 
             var status = SmtpLineReader.TryReadLine(ref reader, _line.Length, out var line);
@@ -161,7 +163,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                 case LineReadStatus.TooLong:
                     _input.AdvanceTo(reader.Position);
                     Reply(SmtpReplies.LineTooLong);
-                    if (_errors >= Limits.ErrorsPerSession)
+                    if (ErrorLimitReached())
                     {
                         return null;
                     }
@@ -201,15 +203,38 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return buffered;
         }
 
-        await FlushAsync();
-        _timeout.CancelAfter(timeout);
+        // The stage timeout covers sending the replies too: a client that never reads them must
+        // not hold the session forever.
+        StartTimer(timeout);
+        await FlushAsync(_timeout.Token);
         var result = await _input.ReadAsync(_timeout.Token);
-        if (!_timeout.TryReset())
+        StopTimer();
+        return result;
+    }
+
+    private void StartTimer(TimeSpan timeout) => _timeout.CancelAfter(timeout);
+
+    /// <summary>
+    /// Disarms the stage timer; throws when it fired meanwhile. (Not CancellationTokenSource.TryReset:
+    /// it always fails for a timer of a TimeProvider other than TimeProvider.System.)
+    /// </summary>
+    private void StopTimer()
+    {
+        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        _timeout.Token.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>After the last error allowed (Postfix smtpd_hard_error_limit), answers 421 and says so.</summary>
+    private bool ErrorLimitReached()
+    {
+        if (_errors < Limits.ErrorsPerSession)
         {
-            throw new OperationCanceledException(_timeout.Token);
+            return false;
         }
 
-        return result;
+        LogTooManyErrors(Logger, _clientText, _errors);
+        Reply(SmtpReplies.TooManyErrors);
+        return true;
     }
 
     private ValueTask<bool> ExecuteAsync(CommandLine command)
@@ -217,6 +242,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var verb = command.Command.Verb;
         _counters.Count(verb);
         var notAllowed = SessionStateTable.Check(_state, verb);
+        if (notAllowed == SmtpReplies.NeedRcpt && _rejectedRecipients > 0)
+        {
+            // RFC 2920 §3.1: DATA (or BDAT) after every RCPT of the transaction was refused.
+            notAllowed = SmtpReplies.NoValidRecipients;
+        }
+
         if (notAllowed is not null)
         {
             return verb == SmtpVerb.Bdat ? SkipChunkAsync(command, notAllowed) : Answer(notAllowed);
@@ -424,17 +455,21 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await using (message)
         {
             Reply(SmtpReplies.StartData);
-            var decoder = new DataDecoder(_server.Options.BareLineEndings, Limits.TextLineLength);
-            var (size, writeFailure) = await ReceiveDataAsync(message, decoder);
-            Reply(await FinishMessageAsync(message, size, writeFailure ?? DataFailure(decoder.Defects)));
+            var (size, dataFailure) = await ReceiveDataAsync(message);
+            Reply(await FinishMessageAsync(message, size, dataFailure));
         }
 
         return true;
     }
 
-    /// <summary>Streams the data until CRLF.CRLF into the message; stops writing (but keeps reading) after a failure.</summary>
-    private async ValueTask<(long Size, SmtpReply? Failure)> ReceiveDataAsync(IncomingMessage message, DataDecoder decoder)
+    /// <summary>
+    /// Streams the data until CRLF.CRLF into the message; stops writing (but keeps reading) after a
+    /// failure. The failure includes the decoder's defects (bare line endings, long lines).
+    /// </summary>
+    private async ValueTask<(long Size, SmtpReply? Failure)> ReceiveDataAsync(IncomingMessage message)
     {
+        // A mutable struct: it stays in this method, so its defects are not read from a copy.
+        var decoder = new DataDecoder(_server.Options.BareLineEndings, Limits.TextLineLength);
         long size = 0;
         SmtpReply? failure = null;
         while (true)
@@ -468,7 +503,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             _input.AdvanceTo(buffer.GetPosition(consumedTotal));
             if (done)
             {
-                return (size, failure);
+                return (size, failure ?? DataFailure(decoder.Defects));
             }
 
             if (result.IsCompleted)
@@ -485,7 +520,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             await message.Content.WriteAsync(content);
             return null;
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             LogStorageError(Logger, message.Id.Value, exception.Message);
             return StorageFailure(exception);
@@ -577,7 +612,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         await SkipBytesAsync(chunkSize);
-        Reply(reply == SmtpReplies.NeedRcpt && _rejectedRecipients > 0 ? SmtpReplies.NoValidRecipients : reply);
+        Reply(reply);
         return true;
     }
 
@@ -643,7 +678,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             await message.Content.WriteAsync(header);
             return (message, null);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             if (message is not null)
             {
@@ -672,7 +707,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             await message.CommitAsync(CancellationToken.None);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (IsStorageFailure(exception))
         {
             LogStorageError(Logger, message.Id.Value, exception.Message);
             return StorageFailure(exception);
@@ -683,8 +718,14 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         return new SmtpReply(250, EnhancedStatusCode.Ok, "Ok: queued as " + message.Id.Value);
     }
 
+    /// <summary>
+    /// Any failure of the store, expected (I/O) or not (permissions, a bug): the sender must retry,
+    /// so it becomes a 4xx instead of ending the session without a reply. Cancellation is not one.
+    /// </summary>
+    private static bool IsStorageFailure(Exception exception) => exception is not OperationCanceledException;
+
     /// <summary>A full disk is 452 4.3.1, any other storage problem 451 4.3.0; never a 5xx (DESIGN.md).</summary>
-    private static SmtpReply StorageFailure(IOException exception) =>
+    private static SmtpReply StorageFailure(Exception exception) =>
         exception.HResult == 28 || exception.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
             ? SmtpReplies.InsufficientStorage
             : SmtpReplies.LocalError;
@@ -740,7 +781,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         Reply(SmtpReplies.ReadyToStartTls);
-        await FlushAsync();
+        StartTimer(Limits.CommandTimeout);
+        await FlushAsync(_timeout.Token);
+        StopTimer();
 
         // CVE-2011-0411: commands pipelined after STARTTLS arrived in plaintext and must not be
         // executed inside the TLS session. Drop whatever is buffered now.
@@ -777,12 +820,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var tls = new SslStream(new DuplexPipeStream(_transport.Input, _transport.Output), leaveInnerStreamOpen: false);
         try
         {
-            _timeout.CancelAfter(Limits.TlsHandshakeTimeout);
+            StartTimer(Limits.TlsHandshakeTimeout);
             await tls.AuthenticateAsServerAsync(_server.Certificates.CreateAuthenticationOptions(), _timeout.Token);
-            if (!_timeout.TryReset())
-            {
-                throw new OperationCanceledException(_timeout.Token);
-            }
+            StopTimer();
         }
         catch (Exception exception) when (exception is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
         {
@@ -827,9 +867,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _output.Write(reply.Wire);
     }
 
-    private async ValueTask FlushAsync()
+    private async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        var result = await _output.FlushAsync();
+        var result = await _output.FlushAsync(cancellationToken);
         if (result.IsCanceled || result.IsCompleted)
         {
             throw new IOException("connection closed");
@@ -838,11 +878,13 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
     private async ValueTask TryFlushAsync()
     {
+        // The stage timer may have fired already; the last reply gets its own bound.
+        using var timeout = new CancellationTokenSource(Limits.CommandTimeout, _server.TimeProvider);
         try
         {
-            await _output.FlushAsync();
+            await _output.FlushAsync(timeout.Token);
         }
-        catch (Exception exception) when (exception is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             // The peer is gone; the final reply cannot be delivered.
         }
