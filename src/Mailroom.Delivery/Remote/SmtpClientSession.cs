@@ -260,15 +260,24 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             }
         }
 
-        await _reader.CompleteAsync().ConfigureAwait(false);
-        await _writer.CompleteAsync().ConfigureAwait(false);
-        if (_sslStream is not null)
+        try
         {
-            await _sslStream.DisposeAsync().ConfigureAwait(false);
+            // Completing the writer flushes what is left; on a lost connection that fails, and it does not matter.
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            await _writer.CompleteAsync().ConfigureAwait(false);
+            if (_sslStream is not null)
+            {
+                await _sslStream.DisposeAsync().ConfigureAwait(false);
+            }
         }
-
-        await _networkStream.DisposeAsync().ConfigureAwait(false);
-        _socket.Dispose();
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+        }
+        finally
+        {
+            await _networkStream.DisposeAsync().ConfigureAwait(false);
+            _socket.Dispose();
+        }
     }
 
     private async Task<SmtpReplyInfo?> OpenAsync(CancellationToken cancellationToken)
