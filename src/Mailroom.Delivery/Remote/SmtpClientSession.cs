@@ -1,0 +1,779 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Mailroom.Protocol;
+using Mailroom.Queue;
+using Microsoft.Extensions.Logging;
+
+namespace Mailroom.Delivery.Remote;
+
+/// <summary>
+/// One outbound SMTP connection (RFC 5321 client side): greeting, EHLO (HELO fallback), STARTTLS
+/// per <see cref="TlsPolicy"/>, AUTH when configured, then any number of mail transactions, each
+/// giving a result per recipient. Written over System.IO.Pipelines with a bounded reply parser.
+/// Failures are values: a lost connection or a timeout makes every recipient not yet final a
+/// temporary failure; only cancellation escapes as an exception.
+/// Data always goes with DATA, never BDAT (RFC 3030): every server supports DATA, and DATA with
+/// dot-stuffing carries every message Mailroom stores (BINARYMIME content is converted to 7 bit).
+/// </summary>
+public sealed partial class SmtpClientSession : IAsyncDisposable
+{
+    private static readonly SmtpReplyInfo ConnectionLost = SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 2), "connection lost");
+    private static readonly SmtpReplyInfo Timeout = SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 1), "timeout");
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _networkStream;
+    private readonly string _serverName;
+    private readonly IPEndPoint _endPoint;
+    private readonly SmtpClientOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private SslStream? _sslStream;
+    private PipeReader _reader;
+    private PipeWriter _writer;
+    private bool _broken;
+    private bool _disposed;
+    private string? _certificateError;
+
+    private SmtpClientSession(Socket socket, IPEndPoint endPoint, string serverName, SmtpClientOptions options, TimeProvider timeProvider, ILogger logger)
+    {
+        _socket = socket;
+        _networkStream = new NetworkStream(socket, ownsSocket: true);
+        _endPoint = endPoint;
+        _serverName = serverName;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        (_reader, _writer) = CreatePipes(_networkStream);
+    }
+
+    /// <summary>What the server announced in its (last) EHLO reply.</summary>
+    public EhloCapabilities Capabilities { get; private set; } = EhloCapabilities.None;
+
+    /// <summary>How the connection is encrypted; null for plaintext.</summary>
+    public TlsInfo? Tls { get; private set; }
+
+    /// <summary>The server's greeting.</summary>
+    public SmtpReplyInfo? Greeting { get; private set; }
+
+    /// <summary>The session authenticated with <see cref="SmtpClientOptions.Credentials"/>.</summary>
+    public bool Authenticated { get; private set; }
+
+    /// <summary>The connection can take another transaction (it was not lost, timed out or closed).</summary>
+    public bool IsUsable => !_broken && !_disposed;
+
+    /// <summary>
+    /// Connects, reads the greeting, says EHLO (HELO when EHLO is refused with 5xx), does STARTTLS per
+    /// policy (then EHLO again) and AUTH when configured. Never throws except for cancellation.
+    /// </summary>
+    /// <param name="endPoint">The address to connect to.</param>
+    /// <param name="serverName">The server's host name: the TLS server name (SNI) and the name the certificate must match; also used in logs.</param>
+    /// <param name="options">Timeouts, HELO name, TLS policy, credentials.</param>
+    /// <param name="timeProvider">Time for the timeouts.</param>
+    /// <param name="logger">Gets one line per connection about its encryption, and failures.</param>
+    /// <param name="cancellationToken">Cancels the whole attempt.</param>
+    public static async Task<SmtpConnectResult> ConnectAsync(IPEndPoint endPoint, string serverName, SmtpClientOptions options, TimeProvider timeProvider, ILogger logger, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using (var timer = new CancellationTokenSource(options.ConnectTimeout, timeProvider))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token))
+            {
+                await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            LogConnectFailed(logger, serverName, endPoint.Address, endPoint.Port, "connection timed out");
+            return SmtpConnectResult.Failed(SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 1), "connection timed out"));
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            LogConnectFailed(logger, serverName, endPoint.Address, endPoint.Port, e.Message);
+            return SmtpConnectResult.Failed(SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 1), "connect failed: " + e.Message));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var session = new SmtpClientSession(socket, endPoint, serverName, options, timeProvider, logger);
+        SmtpReplyInfo? failure;
+        try
+        {
+            failure = await session.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
+        {
+            failure = FailureFor(e);
+            session._broken = true;
+        }
+        catch
+        {
+            session._broken = true;
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (failure is not null)
+        {
+            LogConnectFailed(logger, serverName, endPoint.Address, endPoint.Port, failure.ToString());
+            await session.DisposeAsync().ConfigureAwait(false);
+            return SmtpConnectResult.Failed(failure);
+        }
+
+        return SmtpConnectResult.Success(session);
+    }
+
+    /// <summary>
+    /// Sends one message as one mail transaction and returns a result for every recipient. Checks
+    /// first what the peer can take (SIZE, SMTPUTF8); pipelines MAIL, RCPT and DATA when the peer
+    /// offers PIPELINING (RFC 2920). Never throws except for cancellation.
+    /// </summary>
+    public async Task<TransactionResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var recipients = message.Recipients;
+        if (_broken)
+        {
+            return AllRecipients(message, ConnectionLost);
+        }
+
+        if (ContainsLineBreak(message.ReversePath) || recipients.Any(r => ContainsLineBreak(r.Address) || ContainsLineBreak(r.OriginalRecipient)))
+        {
+            // The queue's addresses come from the SMTP grammar; this guards the command line regardless.
+            return AllRecipients(message, SmtpReplyInfo.Local(554, EnhancedStatusCode.BadDestinationSyntax, "address contains a line break"));
+        }
+
+        // RFC 6531 §3.2: a message that needs SMTPUTF8 cannot go to a server without it.
+        var needsUtf8 = !Ascii.IsValid(message.ReversePath) || recipients.Any(r => !Ascii.IsValid(r.Address));
+        if (needsUtf8 && !Capabilities.SmtpUtf8)
+        {
+            return AllRecipients(message, SmtpReplyInfo.Local(553, EnhancedStatusCode.NonAsciiAddress, "the remote server does not support SMTPUTF8, required by an international address"));
+        }
+
+        // RFC 1870 §4: a client must not send a message larger than the server's announced SIZE.
+        if (Capabilities.Size is > 0 and var limit && message.Size > limit)
+        {
+            return AllRecipients(message, SmtpReplyInfo.Local(552, EnhancedStatusCode.MessageTooBig, $"message size {message.Size} exceeds the remote server's limit of {limit}"));
+        }
+
+        // RFC 6152 §3: 8-bit content to a server without 8BITMIME is converted to 7 bit. Binary
+        // content (BINARYMIME) needs BDAT, which this client does not use: it is converted too.
+        var convert = message.Body == BodyType.BinaryMime || (message.Body == BodyType.EightBitMime && !Capabilities.EightBitMime);
+        var replies = new SmtpReplyInfo?[recipients.Count];
+        var accepted = new bool[recipients.Count];
+        SmtpReplyInfo? dataReply = null;
+        try
+        {
+            dataReply = await TransactAsync(message, MailCommand(message, needsUtf8, convert), replies, accepted, convert, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
+        {
+            _broken = true;
+            var failure = FailureFor(e);
+            LogTransactionFailed(_logger, _serverName, _endPoint.Address, _endPoint.Port, failure.ToString());
+            for (var i = 0; i < replies.Length; i++)
+            {
+                // A refused recipient keeps its RCPT reply; everyone else is not final yet.
+                if (replies[i] is null || accepted[i])
+                {
+                    replies[i] = failure;
+                }
+            }
+        }
+        catch
+        {
+            _broken = true;
+            throw;
+        }
+
+        var results = new RecipientResult[recipients.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = new RecipientResult(recipients[i].Address, accepted[i], replies[i] ?? ConnectionLost);
+        }
+
+        return new TransactionResult(results, dataReply);
+    }
+
+    /// <summary>RSET (RFC 5321 §4.1.1.5), to use the connection for the next message. False when the connection is not usable.</summary>
+    public async Task<bool> ResetAsync(CancellationToken cancellationToken = default)
+    {
+        if (_broken || _disposed)
+        {
+            return false;
+        }
+
+        try
+        {
+            WriteCommand("RSET");
+            await FlushAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
+            var reply = await ReadReplyAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
+            if (reply.IsPositive)
+            {
+                return true;
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
+        {
+        }
+        catch
+        {
+            _broken = true;
+            throw;
+        }
+
+        _broken = true;
+        return false;
+    }
+
+    /// <summary>Sends QUIT and waits for its reply (at most <see cref="SmtpClientOptions.QuitTimeout"/>), then closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (!_broken)
+        {
+            try
+            {
+                WriteCommand("QUIT");
+                await FlushAsync(_options.QuitTimeout, CancellationToken.None).ConfigureAwait(false);
+                await ReadReplyAsync(_options.QuitTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                // The server may close first; nothing more to say to it.
+            }
+        }
+
+        try
+        {
+            // Completing the writer flushes what is left; on a lost connection that fails, and it does not matter.
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            await _writer.CompleteAsync().ConfigureAwait(false);
+            if (_sslStream is not null)
+            {
+                await _sslStream.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+        }
+        finally
+        {
+            await _networkStream.DisposeAsync().ConfigureAwait(false);
+            _socket.Dispose();
+        }
+    }
+
+    private async Task<SmtpReplyInfo?> OpenAsync(CancellationToken cancellationToken)
+    {
+        // RFC 5321 §3.1: a 554 (or 421) greeting means the server will not take mail now.
+        Greeting = await ReadReplyAsync(_options.HeloTimeout, cancellationToken).ConfigureAwait(false);
+        if (Greeting.Code != 220)
+        {
+            await TryQuitAsync().ConfigureAwait(false);
+            return Greeting;
+        }
+
+        var failure = await HelloAsync(cancellationToken).ConfigureAwait(false);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        if (Capabilities.StartTls)
+        {
+            failure = await StartTlsAsync(cancellationToken).ConfigureAwait(false);
+            if (failure is not null)
+            {
+                return failure;
+            }
+        }
+        else if (_options.TlsPolicy == TlsPolicy.Required)
+        {
+            LogTlsNotOffered(_logger, _serverName, _endPoint.Address, _endPoint.Port);
+            await TryQuitAsync().ConfigureAwait(false);
+            return SmtpReplyInfo.Local(421, EnhancedStatusCode.TemporarySecurity, "TLS is required, but was not offered by " + _serverName);
+        }
+
+        if (Tls is null)
+        {
+            LogPlaintext(_logger, _serverName, _endPoint.Address, _endPoint.Port, Capabilities.StartTls ? "STARTTLS refused" : "STARTTLS not offered");
+        }
+
+        if (_options.Credentials is { } credentials)
+        {
+            return await AuthenticateAsync(credentials, cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    /// <summary>EHLO; HELO when EHLO is refused with 5xx (RFC 5321 §3.2). Returns the failure, or null.</summary>
+    private async Task<SmtpReplyInfo?> HelloAsync(CancellationToken cancellationToken)
+    {
+        var reply = await CommandAsync("EHLO " + _options.HeloName, _options.HeloTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.Code == 250)
+        {
+            Capabilities = EhloCapabilities.Parse(reply.Lines);
+            return null;
+        }
+
+        if (reply.IsPermanentFailure)
+        {
+            reply = await CommandAsync("HELO " + _options.HeloName, _options.HeloTimeout, cancellationToken).ConfigureAwait(false);
+            if (reply.Code == 250)
+            {
+                Capabilities = EhloCapabilities.None;
+                return null;
+            }
+        }
+
+        await TryQuitAsync().ConfigureAwait(false);
+        return reply;
+    }
+
+    private async Task<SmtpReplyInfo?> StartTlsAsync(CancellationToken cancellationToken)
+    {
+        var reply = await CommandAsync("STARTTLS", _options.StartTlsTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.Code != 220)
+        {
+            if (_options.TlsPolicy == TlsPolicy.Required)
+            {
+                await TryQuitAsync().ConfigureAwait(false);
+                return reply.IsPermanentFailure ? reply with { Code = 454, Status = EnhancedStatusCode.TemporarySecurity } : reply;
+            }
+
+            return null; // Opportunistic: carry on in plaintext, as Postfix's "may" does.
+        }
+
+        // Anything the server sent after its 220 and before the handshake would be read as if it came
+        // over TLS: a response injection (CVE-2011-0411 in reverse). Refuse it.
+        if (_reader.TryRead(out var pending))
+        {
+            var injected = !pending.Buffer.IsEmpty;
+            _reader.AdvanceTo(pending.Buffer.Start);
+            if (injected)
+            {
+                _broken = true;
+                return SmtpReplyInfo.Local(421, EnhancedStatusCode.TemporarySecurity, "the server sent data after its STARTTLS reply");
+            }
+        }
+
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        await _writer.CompleteAsync().ConfigureAwait(false);
+        var ssl = new SslStream(_networkStream, leaveInnerStreamOpen: true);
+        _sslStream = ssl;
+        var authentication = new SslClientAuthenticationOptions
+        {
+            TargetHost = _serverName,
+            RemoteCertificateValidationCallback = ValidateCertificate,
+        };
+
+        try
+        {
+            using var timer = new CancellationTokenSource(_options.StartTlsTimeout, _timeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+            await ssl.AuthenticateAsClientAsync(authentication, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            _broken = true;
+            var reason = _certificateError is not null && _options.TlsPolicy == TlsPolicy.Required
+                ? "server certificate not verified: " + _certificateError
+                : "TLS handshake failed: " + e.Message;
+            LogTlsFailed(_logger, _serverName, _endPoint.Address, _endPoint.Port, reason);
+            return SmtpReplyInfo.Local(421, EnhancedStatusCode.TemporarySecurity, reason);
+        }
+
+        (_reader, _writer) = CreatePipes(ssl);
+        var verified = _certificateError is null;
+        Tls = new TlsInfo(ssl.SslProtocol, ssl.NegotiatedCipherSuite, verified, _certificateError, ssl.RemoteCertificate?.Subject);
+        if (verified)
+        {
+            LogTlsVerified(_logger, _serverName, _endPoint.Address, _endPoint.Port, ssl.SslProtocol, ssl.NegotiatedCipherSuite);
+        }
+        else
+        {
+            LogTlsUntrusted(_logger, _serverName, _endPoint.Address, _endPoint.Port, ssl.SslProtocol, ssl.NegotiatedCipherSuite, _certificateError!);
+        }
+
+        // RFC 3207 §4.2: forget what the server said before TLS and ask again.
+        Capabilities = EhloCapabilities.None;
+        var helloFailure = await HelloAsync(cancellationToken).ConfigureAwait(false);
+        return helloFailure;
+    }
+
+    private bool ValidateCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            _certificateError = null;
+            return true;
+        }
+
+        var text = new StringBuilder(errors.ToString());
+        if (chain is not null)
+        {
+            foreach (var status in chain.ChainStatus)
+            {
+                text.Append("; ").Append(status.StatusInformation.Trim());
+            }
+        }
+
+        _certificateError = text.ToString();
+        return _options.TlsPolicy == TlsPolicy.Opportunistic;
+    }
+
+    /// <summary>RFC 4954: AUTH PLAIN with an initial response (RFC 4616), or AUTH LOGIN; only over TLS.</summary>
+    private async Task<SmtpReplyInfo?> AuthenticateAsync(NetworkCredential credentials, CancellationToken cancellationToken)
+    {
+        if (Tls is null)
+        {
+            await TryQuitAsync().ConfigureAwait(false);
+            return SmtpReplyInfo.Local(421, EnhancedStatusCode.TemporarySecurity, "credentials are only sent over TLS, and the connection is not encrypted");
+        }
+
+        var mechanisms = Capabilities.AuthMechanisms;
+        SmtpReplyInfo reply;
+        if (mechanisms.Contains("PLAIN"))
+        {
+            var response = Convert.ToBase64String(Encoding.UTF8.GetBytes("\0" + credentials.UserName + "\0" + credentials.Password));
+            reply = await CommandAsync("AUTH PLAIN " + response, _options.AuthTimeout, cancellationToken, log: false).ConfigureAwait(false);
+        }
+        else if (mechanisms.Contains("LOGIN"))
+        {
+            reply = await CommandAsync("AUTH LOGIN", _options.AuthTimeout, cancellationToken).ConfigureAwait(false);
+            if (reply.Code == 334)
+            {
+                reply = await CommandAsync(Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials.UserName)), _options.AuthTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (reply.Code == 334)
+            {
+                reply = await CommandAsync(Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials.Password)), _options.AuthTimeout, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            await TryQuitAsync().ConfigureAwait(false);
+            return SmtpReplyInfo.Local(421, EnhancedStatusCode.TemporarySecurity, "the server offers neither AUTH PLAIN nor AUTH LOGIN");
+        }
+
+        if (reply.Code == 235)
+        {
+            Authenticated = true;
+            return null;
+        }
+
+        // Like Postfix's smtp_sasl_auth_soft_bounce = yes: a refused login is a configuration
+        // problem, so the mail is deferred rather than bounced.
+        await TryQuitAsync().ConfigureAwait(false);
+        return reply.IsPermanentFailure ? reply with { Code = 454, Status = EnhancedStatusCode.TemporarySecurity } : reply;
+    }
+
+    private async Task<SmtpReplyInfo?> TransactAsync(OutboundMessage message, string mailCommand, SmtpReplyInfo?[] replies, bool[] accepted, bool convert, CancellationToken cancellationToken)
+    {
+        var recipients = message.Recipients;
+        SmtpReplyInfo mailReply;
+        SmtpReplyInfo dataInitReply;
+        if (Capabilities.Pipelining)
+        {
+            // RFC 2920 §3.1: MAIL, every RCPT and DATA go in one write; the replies come in order.
+            WriteCommand(mailCommand);
+            for (var i = 0; i < recipients.Count; i++)
+            {
+                WriteCommand(RcptCommand(recipients[i]));
+            }
+
+            WriteCommand("DATA");
+            await FlushAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            mailReply = await ReadReplyAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < recipients.Count; i++)
+            {
+                var reply = await ReadReplyAsync(_options.RcptTimeout, cancellationToken).ConfigureAwait(false);
+                replies[i] = mailReply.IsPositive ? reply : mailReply;
+                accepted[i] = mailReply.IsPositive && reply.IsPositive;
+            }
+
+            dataInitReply = await ReadReplyAsync(_options.DataInitTimeout, cancellationToken).ConfigureAwait(false);
+            if (!accepted.Contains(true))
+            {
+                if (dataInitReply.Code == 354)
+                {
+                    // RFC 2920 §3.1: DATA accepted although no recipient was; end it with an empty message.
+                    _writer.Write(".\r\n"u8);
+                    await FlushAsync(_options.DataTimeout, cancellationToken).ConfigureAwait(false);
+                    await ReadReplyAsync(_options.DataDoneTimeout, cancellationToken).ConfigureAwait(false);
+                }
+
+                await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+        }
+        else
+        {
+            mailReply = await CommandAsync(mailCommand, _options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            if (!mailReply.IsPositive)
+            {
+                Array.Fill(replies, mailReply);
+                await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+
+            for (var i = 0; i < recipients.Count; i++)
+            {
+                replies[i] = await CommandAsync(RcptCommand(recipients[i]), _options.RcptTimeout, cancellationToken).ConfigureAwait(false);
+                accepted[i] = replies[i]!.IsPositive;
+            }
+
+            if (!accepted.Contains(true))
+            {
+                await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+
+            dataInitReply = await CommandAsync("DATA", _options.DataInitTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (dataInitReply.Code != 354)
+        {
+            Apply(dataInitReply, replies, accepted);
+            await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
+            return dataInitReply;
+        }
+
+        var data = new DataWriteStream(_writer, _options.DataTimeout, _timeProvider);
+        await using (var content = message.OpenContent())
+        {
+            if (convert)
+            {
+                await SevenBitConverter.ConvertAsync(content, data, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await content.CopyToAsync(data, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await data.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        var final = await ReadReplyAsync(_options.DataDoneTimeout, cancellationToken).ConfigureAwait(false);
+        Apply(final, replies, accepted);
+        return final;
+    }
+
+    private static void Apply(SmtpReplyInfo reply, SmtpReplyInfo?[] replies, bool[] accepted)
+    {
+        for (var i = 0; i < replies.Length; i++)
+        {
+            if (accepted[i])
+            {
+                replies[i] = reply;
+            }
+        }
+    }
+
+    private async Task ResetAfterFailureAsync(CancellationToken cancellationToken)
+    {
+        WriteCommand("RSET");
+        await FlushAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
+        var reply = await ReadReplyAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
+        if (!reply.IsPositive)
+        {
+            _broken = true;
+        }
+    }
+
+    private string MailCommand(OutboundMessage message, bool needsUtf8, bool convert)
+    {
+        var command = new StringBuilder("MAIL FROM:<").Append(message.ReversePath).Append('>');
+        if (Capabilities.Size is not null)
+        {
+            command.Append(" SIZE=").Append(message.Size);
+        }
+
+        if (message.Body == BodyType.EightBitMime && !convert)
+        {
+            command.Append(" BODY=8BITMIME");
+        }
+
+        if (Capabilities.SmtpUtf8 && (needsUtf8 || message.SmtpUtf8))
+        {
+            command.Append(" SMTPUTF8");
+        }
+
+        if (Capabilities.Dsn)
+        {
+            if (message.Return != DsnReturn.Unspecified)
+            {
+                command.Append(message.Return == DsnReturn.Full ? " RET=FULL" : " RET=HDRS");
+            }
+
+            if (message.EnvelopeId is not null)
+            {
+                command.Append(" ENVID=").Append(Xtext.Encode(message.EnvelopeId));
+            }
+        }
+
+        return command.ToString();
+    }
+
+    private string RcptCommand(OutboundRecipient recipient)
+    {
+        var command = new StringBuilder("RCPT TO:<").Append(recipient.Address).Append('>');
+        if (Capabilities.Dsn)
+        {
+            if (recipient.Notify != DsnNotify.None)
+            {
+                command.Append(" NOTIFY=").Append(recipient.Notify.HasFlag(DsnNotify.Never)
+                    ? "NEVER"
+                    : string.Join(',', new[] { (DsnNotify.Success, "SUCCESS"), (DsnNotify.Failure, "FAILURE"), (DsnNotify.Delay, "DELAY") }
+                        .Where(f => recipient.Notify.HasFlag(f.Item1)).Select(f => f.Item2)));
+            }
+
+            if (recipient.OriginalRecipient is { } original)
+            {
+                // RFC 3461 §4.2: ORCPT=addr-type ";" xtext.
+                var semicolon = original.IndexOf(';', StringComparison.Ordinal);
+                var (type, address) = semicolon > 0 ? (original[..semicolon], original[(semicolon + 1)..]) : ("rfc822", original);
+                command.Append(" ORCPT=").Append(type).Append(';').Append(Xtext.Encode(address));
+            }
+        }
+
+        return command.ToString();
+    }
+
+    private async Task<SmtpReplyInfo> CommandAsync(string command, TimeSpan timeout, CancellationToken cancellationToken, bool log = true)
+    {
+        WriteCommand(command);
+        await FlushAsync(timeout, cancellationToken).ConfigureAwait(false);
+        var reply = await ReadReplyAsync(timeout, cancellationToken).ConfigureAwait(false);
+        if (log)
+        {
+            LogCommand(_logger, _serverName, command, reply.ToString());
+        }
+
+        return reply;
+    }
+
+    private void WriteCommand(string command)
+    {
+        var bytes = Encoding.UTF8.GetBytes(command + "\r\n");
+        _writer.Write(bytes);
+    }
+
+    private async Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        var result = await _writer.FlushAsync(linked.Token).ConfigureAwait(false);
+        if (result.IsCompleted)
+        {
+            throw new IOException("The connection was closed.");
+        }
+    }
+
+    private async Task<SmtpReplyInfo> ReadReplyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        while (true)
+        {
+            var result = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            switch (SmtpReplyParser.TryParse(buffer, _options.MaxReplyLineLength, _options.MaxReplyLines, out var reply, out var consumed))
+            {
+                case ReplyParseStatus.Done:
+                    _reader.AdvanceTo(consumed);
+                    return reply!;
+                case ReplyParseStatus.Invalid:
+                    _reader.AdvanceTo(buffer.Start, buffer.End);
+                    throw new SmtpProtocolException("malformed or oversized reply from the server");
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                throw new IOException("The server closed the connection.");
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>QUIT without waiting long, after a refusal that ends the session (RFC 5321 §3.1, §4.1.1.10).</summary>
+    private async Task TryQuitAsync()
+    {
+        try
+        {
+            WriteCommand("QUIT");
+            using var timer = new CancellationTokenSource(_options.RsetTimeout, _timeProvider);
+            await _writer.FlushAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+        }
+
+        _broken = true;
+    }
+
+    private TransactionResult AllRecipients(OutboundMessage message, SmtpReplyInfo reply) =>
+        new([.. message.Recipients.Select(r => new RecipientResult(r.Address, false, reply))], null);
+
+    private static bool ContainsLineBreak(string? text) => text is not null && text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0;
+
+    private static (PipeReader Reader, PipeWriter Writer) CreatePipes(Stream stream) =>
+        (PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)), PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+
+    private static bool IsConnectionFailure(Exception e) =>
+        e is IOException or SocketException or OperationCanceledException or SmtpProtocolException or AuthenticationException or ObjectDisposedException or InvalidOperationException;
+
+    private static SmtpReplyInfo FailureFor(Exception e) => e switch
+    {
+        OperationCanceledException => Timeout,
+        SmtpProtocolException p => SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 2), p.Message),
+        _ => ConnectionLost,
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Verified TLS connection established to {ServerName}[{Address}]:{Port}: {Protocol} with cipher {CipherSuite}")]
+    private static partial void LogTlsVerified(ILogger logger, string serverName, IPAddress address, int port, SslProtocols protocol, TlsCipherSuite cipherSuite);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Untrusted TLS connection established to {ServerName}[{Address}]:{Port}: {Protocol} with cipher {CipherSuite}, certificate not verified ({ValidationError})")]
+    private static partial void LogTlsUntrusted(ILogger logger, string serverName, IPAddress address, int port, SslProtocols protocol, TlsCipherSuite cipherSuite, string validationError);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Plaintext connection to {ServerName}[{Address}]:{Port}: not encrypted ({Reason})")]
+    private static partial void LogPlaintext(ILogger logger, string serverName, IPAddress address, int port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS is required, but was not offered by {ServerName}[{Address}]:{Port}")]
+    private static partial void LogTlsNotOffered(ILogger logger, string serverName, IPAddress address, int port);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "TLS with {ServerName}[{Address}]:{Port} failed: {Reason}")]
+    private static partial void LogTlsFailed(ILogger logger, string serverName, IPAddress address, int port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "connect to {ServerName}[{Address}]:{Port}: {Reason}")]
+    private static partial void LogConnectFailed(ILogger logger, string serverName, IPAddress address, int port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "conversation with {ServerName}[{Address}]:{Port} failed: {Reason}")]
+    private static partial void LogTransactionFailed(ILogger logger, string serverName, IPAddress address, int port, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{ServerName}: {Command} -> {Reply}")]
+    private static partial void LogCommand(ILogger logger, string serverName, string command, string reply);
+}
+
+/// <summary>The server broke the protocol (a malformed or oversized reply).</summary>
+internal sealed class SmtpProtocolException(string message) : Exception(message);

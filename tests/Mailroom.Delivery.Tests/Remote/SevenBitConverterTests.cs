@@ -1,0 +1,27 @@
+using System.Text;
+using Mailroom.Delivery.Remote;
+
+namespace Mailroom.Delivery.Tests.Remote;
+
+public sealed class SevenBitConverterTests
+{
+    [Fact]
+    public async Task EightBitBodyBecomesSevenBitWithTheSameText()
+    {
+        var original = "From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\nMIME-Version: 1.0\r\n" +
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n.dot line\r\n";
+        using var input = new MemoryStream(Encoding.UTF8.GetBytes(original));
+        using var output = new MemoryStream();
+
+        await SevenBitConverter.ConvertAsync(input, output, CancellationToken.None);
+
+        var bytes = output.ToArray();
+        Assert.All(bytes, b => Assert.True(b < 0x80));
+        var text = Encoding.ASCII.GetString(bytes);
+        Assert.Matches("(?im)^Content-Transfer-Encoding: (base64|quoted-printable)\r$", text);
+
+        var reparsed = await MimeKit.MimeMessage.LoadAsync(new MemoryStream(bytes), CancellationToken.None);
+        Assert.Equal("Grüße aus Köln\n.dot line\n", reparsed.TextBody?.Replace("\r\n", "\n", StringComparison.Ordinal));
+        Assert.Equal("hi", reparsed.Subject);
+    }
+}
