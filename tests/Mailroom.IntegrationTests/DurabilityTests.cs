@@ -118,13 +118,13 @@ public sealed partial class DurabilityTests(ITestOutputHelper output)
                 attempted[number] = true;
                 var reply = await client.SendMessageAsync("durability@sender.test", Alice, Encoding.ASCII.GetBytes(
                     $"From: durability@sender.test\r\nTo: {Alice}\r\nSubject: message {number}\r\nMessage-ID: <durability-{number}@sender.test>\r\n\r\nmessage number {number}\r\n.\r\n"));
-                if (reply.Code != 250 || QueuedAs().Match(reply.Text) is not { Success: true } queued)
+                if (reply.Code != 250 || !QueuedReply.TryGetQueueId(reply.Text, out var queueId))
                 {
                     failed($"message {number}: {reply}");
                     return;
                 }
 
-                acknowledged(number, queued.Groups["id"].Value);
+                acknowledged(number, queueId);
             }
 
             await client.CommandAsync("QUIT", 221);
@@ -163,8 +163,6 @@ public sealed partial class DurabilityTests(ITestOutputHelper output)
         return result;
     }
 
-    [GeneratedRegex(@"queued as (?<id>[0-9A-Z]+)")]
-    private static partial Regex QueuedAs();
 
     [GeneratedRegex(@"^<durability-(?<n>\d+)@sender\.test>$")]
     private static partial Regex MessageNumber();

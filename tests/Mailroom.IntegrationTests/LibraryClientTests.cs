@@ -46,9 +46,7 @@ public sealed partial class LibraryClientTests(ServerFixture fixture) : IClassFi
         var result = await ProcessRunner.RunAsync("/usr/bin/python3", ["-c", PythonClient, Server.SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        var queued = QueuedAs().Match(result.StandardOutput);
-        Assert.True(queued.Success, result.ToString());
-        var file = await Server.WaitForMaildirFileAsync(queued.Groups["id"].Value, Alice);
+        var file = await Server.WaitForMaildirFileAsync(QueuedReply.QueueId(result.StandardOutput, result.ToString()), Alice);
         var text = await File.ReadAllTextAsync(file);
         Assert.StartsWith("Return-Path: <py@sender.test>\r\nDelivered-To: alice@example.test\r\nReceived: from python.sender.test ([127.0.0.1])\r\n\t(using TLSv1.", text, StringComparison.Ordinal);
         Assert.EndsWith("\r\n\r\nHello from Python's smtplib.\r\n.leading dot survives\r\n", text, StringComparison.Ordinal);
@@ -86,9 +84,7 @@ public sealed partial class LibraryClientTests(ServerFixture fixture) : IClassFi
             await client.DisconnectAsync(quit: true, cancellation.Token);
         }
 
-        var queued = QueuedAs().Match(response);
-        Assert.True(queued.Success, response);
-        var queueId = queued.Groups["id"].Value;
+        var queueId = QueuedReply.QueueId(response, response);
 
         // The server log: the message was queued, and the session used BDAT or DATA as asked.
         var queuedLine = await Server.Log.WaitForAsync(line => line.Contains($"{queueId}: client=", StringComparison.Ordinal), $"\"{queueId}: client=...(queued)\"");
@@ -113,8 +109,6 @@ public sealed partial class LibraryClientTests(ServerFixture fixture) : IClassFi
         protected override bool PreferSendAsBinaryData => true;
     }
 
-    [GeneratedRegex(@"Ok: queued as (?<id>[0-9A-Z]+)")]
-    private static partial Regex QueuedAs();
 
     [GeneratedRegex(@"client=(?<client>\S+),")]
     private static partial Regex ClientOf();

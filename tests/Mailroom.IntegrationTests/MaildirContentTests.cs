@@ -39,7 +39,7 @@ public sealed partial class MaildirContentTests
         var reply = await client.SendMessageAsync("sender@sender.test", Alice, [.. DotStuff(message), .. ".\r\n"u8.ToArray()], " BODY=8BITMIME");
         await client.CommandAsync("QUIT", 221);
 
-        var queueId = QueuedAs().Match(reply.Text) is { Success: true } match ? match.Groups["id"].Value : throw new InvalidOperationException(client.Transcript.ToString());
+        var queueId = QueuedReply.QueueId(reply.Text, client.Transcript.ToString());
         var file = await server.WaitForMaildirFileAsync(queueId, Alice);
         var bytes = await File.ReadAllBytesAsync(file);
 
@@ -101,7 +101,7 @@ public sealed partial class MaildirContentTests
                 await client.CommandAsync("DATA", 354);
                 await client.SendAsync("Subject: hello carol\r\n\r\nWelcome.\r\n.\r\n");
                 var queued = await client.ExpectAsync(250);
-                await server.WaitForMaildirFileAsync(QueuedAs().Match(queued.Text).Groups["id"].Value, carol);
+                await server.WaitForMaildirFileAsync(QueuedReply.QueueId(queued.Text, client.Transcript.ToString()), carol);
             }
 
             transcript.Append(client.Transcript);
@@ -130,8 +130,6 @@ public sealed partial class MaildirContentTests
         return [.. output];
     }
 
-    [GeneratedRegex(@"queued as (?<id>[0-9A-Z]+)")]
-    private static partial Regex QueuedAs();
 
     // Postfix's layout (src/Mailroom.Server/Smtp/ReceivedHeader.cs), no TLS, one recipient.
     [GeneratedRegex(@"\AReceived: from client\.sender\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.example\.test \(Mailroom\) with ESMTP id (?<id>[0-9A-Z]+)\r\n\tfor <alice@example\.test>; (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}\r\n")]

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 using Mailroom.IntegrationTests.Infrastructure;
 
 namespace Mailroom.IntegrationTests;
@@ -10,7 +9,7 @@ namespace Mailroom.IntegrationTests;
 /// over raw TCP, then QUIT. No message from smuggled@ may ever be delivered, and with the default
 /// policy (bare_line_ending = "reject") a sequence with a bare CR or LF gets a 5xx.
 /// </summary>
-public sealed partial class SmugglingTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+public sealed class SmugglingTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private const string Alice = ServerFixture.Alice;
     private const string Domain = "smuggler.test";
@@ -53,9 +52,9 @@ public sealed partial class SmugglingTests(ServerFixture fixture) : IClassFixtur
 
         // 250 (the whole probe is one message's content) or 5xx (refused); never a second message.
         Assert.True(reply.Code is 250 or (>= 500 and < 600), transcript);
-        if (QueuedAs().Match(reply.Text) is { Success: true } queued)
+        if (QueuedReply.TryGetQueueId(reply.Text, out var queueId))
         {
-            var file = await Server.WaitForMaildirFileAsync(queued.Groups["id"].Value, Alice);
+            var file = await Server.WaitForMaildirFileAsync(queueId, Alice);
             Assert.Equal($"<test@{Domain}>", MaildirMessage.ReturnPath(file));
             Assert.Contains("SMUGGLING WORKS", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
         }
@@ -136,6 +135,4 @@ public sealed partial class SmugglingTests(ServerFixture fixture) : IClassFixtur
         return false;
     }
 
-    [GeneratedRegex(@"queued as (?<id>[0-9A-Z]+)")]
-    private static partial Regex QueuedAs();
 }
