@@ -1,0 +1,42 @@
+namespace Mailroom.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// Reads the shared smuggling corpus (tests/testdata/smtp/smtp-smuggling/eod-sequences.yaml) as it is.
+/// Copied from tests/Mailroom.Protocol.Tests/DataDecoderTests.cs (SmugglingCorpus), plus the
+/// python_repr field the SEC Consult probe writes into its text.
+/// </summary>
+internal static class SmugglingCorpus
+{
+    public static IEnumerable<(string Id, string Hex, string PythonRepr)> Sequences()
+    {
+        var path = Paths.TestData("smtp", "smtp-smuggling", "eod-sequences.yaml");
+        string? id = null;
+        string? hex = null;
+        foreach (var line in File.ReadLines(path))
+        {
+            var trimmed = line.Trim();
+            if (trimmed.StartsWith("- id:", StringComparison.Ordinal))
+            {
+                id = trimmed["- id:".Length..].Trim();
+                hex = null;
+            }
+            else if (trimmed.StartsWith("hex:", StringComparison.Ordinal) && id is not null)
+            {
+                hex = trimmed["hex:".Length..].Trim();
+            }
+            else if (trimmed.StartsWith("python_repr:", StringComparison.Ordinal) && id is not null && hex is not null)
+            {
+                yield return (id, hex, YamlSingleQuoted(trimmed["python_repr:".Length..].Trim()));
+                id = null;
+            }
+        }
+    }
+
+    public static byte[] Bytes(string hex) => Convert.FromHexString(hex.Replace(" ", string.Empty, StringComparison.Ordinal));
+
+    // A YAML single-quoted scalar: 'text' where '' stands for one quote.
+    private static string YamlSingleQuoted(string value) =>
+        value.Length >= 2 && value[0] == '\'' && value[^1] == '\''
+            ? value[1..^1].Replace("''", "'", StringComparison.Ordinal)
+            : value;
+}
