@@ -54,7 +54,7 @@ public sealed partial class MaildirContentTests
         Assert.Equal(message, bytes[(prefix.Length + received.Length)..]);
     }
 
-    [Fact(Skip = KnownBugs.DataDefectsLost)]
+    [Fact]
     public async Task ATextLineOverTheLimitIsRefused()
     {
         await using var server = await MailroomProcess.StartAsync("", Alice);

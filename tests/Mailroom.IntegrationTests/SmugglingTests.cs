@@ -65,7 +65,7 @@ public sealed class SmugglingTests(ServerFixture fixture) : IClassFixture<Server
     }
 
     /// <summary>The default policy (bare_line_ending = "reject", Postfix smtpd_forbid_bare_newline) refuses the message with 5xx.</summary>
-    [Theory(Skip = KnownBugs.DataDefectsLost)]
+    [Theory]
     [MemberData(nameof(SequencesWithBareLineEndings))]
     public async Task BareLineEndingsAreRefusedByDefault(string id)
     {

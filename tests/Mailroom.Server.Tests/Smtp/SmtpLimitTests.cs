@@ -172,6 +172,9 @@ public sealed class FailingMessageStore : IMessageStore
     public ValueTask RecordAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken) =>
         _inner.RecordAsync(id, updates, cancellationToken);
 
+    public ValueTask ScheduleAsync(QueueId id, DeliverySchedule schedule, CancellationToken cancellationToken) =>
+        _inner.ScheduleAsync(id, schedule, cancellationToken);
+
     public ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken) => _inner.RemoveAsync(id, cancellationToken);
 
     private sealed class FailingIncomingMessage(IncomingMessage inner, FailingMessageStore store) : IncomingMessage
