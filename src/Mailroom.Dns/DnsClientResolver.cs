@@ -136,6 +136,7 @@ public sealed partial class DnsClientResolver : IDnsResolver
         Func<IReadOnlyList<DnsResourceRecord>, IReadOnlyList<T>> select,
         CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         string host = ToHostName(name);
         if (host.Length == 0)
         {
@@ -160,6 +161,8 @@ public sealed partial class DnsClientResolver : IDnsResolver
         }
         catch (DnsResponseException ex)
         {
+            // DnsClient may report a cancelled query as a failed one: the caller's cancellation wins.
+            cancellationToken.ThrowIfCancellationRequested();
             // Timeouts and network errors after every retry (DnsResponseCode.ConnectionTimeout, CommunicationError).
             LogTemporaryFailure(host, type, ex.Code.ToString(), ex);
             return DnsAnswer<T>.TemporaryFailure;
@@ -173,6 +176,8 @@ public sealed partial class DnsClientResolver : IDnsResolver
         }
         catch (Exception ex)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+
             // Anything else (a malformed reply, a socket error): temporary, never permanent.
             LogTemporaryFailure(host, type, ex.GetType().Name, ex);
             return DnsAnswer<T>.TemporaryFailure;
