@@ -183,21 +183,12 @@ public sealed class DnsClientResolverTests(DnsmasqFixture fixture) : IClassFixtu
         var time = new FakeTimeProvider();
         DnsClientResolver resolver = Resolver(_dns.EndPoint, time);
 
-        DnsAnswer<MxRecord> first = await resolver.GetMxAsync("cached.example.test", CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(TestZone.Ttl - 1));
-        DnsAnswer<MxRecord> second = await resolver.GetMxAsync("cached.example.test", CancellationToken.None);
-        await MarkAsync(resolver, "cached-1");
+        await AssertKeptForAsync(resolver, time, "MX", "cached.example.test", DnsStatus.Ok, TimeSpan.FromSeconds(TestZone.Ttl), async () => (await resolver.GetMxAsync("cached.example.test", CancellationToken.None)).Status);
 
-        Assert.Equal(DnsStatus.Ok, first.Status);
-        Assert.Same(first, second);
-        Assert.Equal(1, _dns.CountQueries("MX", "cached.example.test"));
-
-        time.Advance(TimeSpan.FromSeconds(1));
-        DnsAnswer<MxRecord> third = await resolver.GetMxAsync("cached.example.test", CancellationToken.None);
-
-        Assert.Equal(first, third with { Records = first.Records });
-        Assert.Equal(first.Records, third.Records);
-        await _dns.WaitForQueriesAsync("MX", "cached.example.test", count: 2);
+        DnsAnswer<MxRecord> fetched = await resolver.GetMxAsync("cached.example.test", CancellationToken.None);
+        DnsAnswer<MxRecord> cached = await resolver.GetMxAsync("cached.example.test", CancellationToken.None);
+        Assert.Equal([new MxRecord(10, "mx1.example.test")], fetched.Records);
+        Assert.Same(fetched, cached);
     }
 
     [Fact]
@@ -206,15 +197,7 @@ public sealed class DnsClientResolverTests(DnsmasqFixture fixture) : IClassFixtu
         var time = new FakeTimeProvider();
         DnsClientResolver resolver = Resolver(_dns.EndPoint, time, o => o.MaxCacheTtl = TimeSpan.FromSeconds(30));
 
-        await resolver.GetMxAsync("capped.example.test", CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(29));
-        await resolver.GetMxAsync("capped.example.test", CancellationToken.None);
-        await MarkAsync(resolver, "capped-1");
-        Assert.Equal(1, _dns.CountQueries("MX", "capped.example.test"));
-
-        time.Advance(TimeSpan.FromSeconds(1));
-        await resolver.GetMxAsync("capped.example.test", CancellationToken.None);
-        await _dns.WaitForQueriesAsync("MX", "capped.example.test", count: 2);
+        await AssertKeptForAsync(resolver, time, "MX", "capped.example.test", DnsStatus.Ok, TimeSpan.FromSeconds(30), async () => (await resolver.GetMxAsync("capped.example.test", CancellationToken.None)).Status);
     }
 
     [Fact]
@@ -223,15 +206,7 @@ public sealed class DnsClientResolverTests(DnsmasqFixture fixture) : IClassFixtu
         var time = new FakeTimeProvider();
         DnsClientResolver resolver = Resolver(_dns.EndPoint, time, o => o.NegativeCacheTtl = TimeSpan.FromHours(1));
 
-        Assert.Equal(DnsStatus.NameNotFound, (await resolver.GetMxAsync("gone.example.test", CancellationToken.None)).Status);
-        time.Advance(TimeSpan.FromSeconds(TestZone.Ttl - 1));
-        Assert.Equal(DnsStatus.NameNotFound, (await resolver.GetMxAsync("gone.example.test", CancellationToken.None)).Status);
-        await MarkAsync(resolver, "gone-1");
-        Assert.Equal(1, _dns.CountQueries("MX", "gone.example.test"));
-
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(DnsStatus.NameNotFound, (await resolver.GetMxAsync("gone.example.test", CancellationToken.None)).Status);
-        await _dns.WaitForQueriesAsync("MX", "gone.example.test", count: 2);
+        await AssertKeptForAsync(resolver, time, "MX", "gone.example.test", DnsStatus.NameNotFound, TimeSpan.FromSeconds(TestZone.Ttl), async () => (await resolver.GetMxAsync("gone.example.test", CancellationToken.None)).Status);
     }
 
     [Fact]
@@ -240,15 +215,25 @@ public sealed class DnsClientResolverTests(DnsmasqFixture fixture) : IClassFixtu
         var time = new FakeTimeProvider();
         DnsClientResolver resolver = Resolver(_dns.EndPoint, time, o => o.NegativeCacheTtl = TimeSpan.FromSeconds(60));
 
-        Assert.Equal(DnsStatus.NoRecords, (await resolver.GetTxtAsync("dual.example.test", CancellationToken.None)).Status);
-        time.Advance(TimeSpan.FromSeconds(59));
-        Assert.Equal(DnsStatus.NoRecords, (await resolver.GetTxtAsync("dual.example.test", CancellationToken.None)).Status);
-        await MarkAsync(resolver, "nodata-1");
-        Assert.Equal(1, _dns.CountQueries("TXT", "dual.example.test"));
+        await AssertKeptForAsync(resolver, time, "TXT", "dual.example.test", DnsStatus.NoRecords, TimeSpan.FromSeconds(60), async () => (await resolver.GetTxtAsync("dual.example.test", CancellationToken.None)).Status);
+    }
+
+    /// <summary>
+    /// The answer to <paramref name="query"/> comes from the server once, then from the cache until
+    /// <paramref name="keptFor"/> has passed on the fake clock, then from the server again.
+    /// <paramref name="name"/> must be queried by no other test of the class.
+    /// </summary>
+    private async Task AssertKeptForAsync(DnsClientResolver resolver, FakeTimeProvider time, string type, string name, DnsStatus expected, TimeSpan keptFor, Func<Task<DnsStatus>> query)
+    {
+        Assert.Equal(expected, await query());
+        time.Advance(keptFor - TimeSpan.FromSeconds(1));
+        Assert.Equal(expected, await query());
+        await MarkAsync(resolver, name.Replace('.', '-'));
+        Assert.Equal(1, _dns.CountQueries(type, name));
 
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(DnsStatus.NoRecords, (await resolver.GetTxtAsync("dual.example.test", CancellationToken.None)).Status);
-        await _dns.WaitForQueriesAsync("TXT", "dual.example.test", count: 2);
+        Assert.Equal(expected, await query());
+        await _dns.WaitForQueriesAsync(type, name, count: 2);
     }
 
     // A query for a name nothing else asks, awaited until dnsmasq has logged it: dnsmasq logs
