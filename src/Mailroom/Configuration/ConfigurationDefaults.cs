@@ -13,7 +13,8 @@ internal static class ConfigurationDefaults
     {
         try
         {
-            var name = Dns.GetHostEntry("").HostName;
+            // System.Net.Dns in full: inside namespace Mailroom, "Dns" is the Mailroom.Dns namespace.
+            var name = System.Net.Dns.GetHostEntry("").HostName;
             if (!string.IsNullOrEmpty(name))
             {
                 return name;
