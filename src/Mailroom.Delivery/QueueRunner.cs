@@ -195,6 +195,23 @@ public sealed partial class QueueRunner : BackgroundService
             return null;
         }
 
+        int hops;
+        await using (var content = _store.OpenContent(id))
+        {
+            hops = HopCount.CountReceived(content);
+        }
+
+        if (hops > HopCount.Limit)
+        {
+            // RFC 5321 §6.3: a message that went round this often is in a loop; stop it and say so.
+            LogLooping(_logger, id, hops);
+            var looped = Enumerable.Range(0, message.States.Count)
+                .Where(i => message.States[i] == RecipientStatus.Pending)
+                .Select(i => new RecipientOutcome(i, OutcomeKind.Failed, "5.4.6", null, $"x-mailroom; mail forwarding loop: {hops} Received headers"))
+                .ToList();
+            return await ConcludeAsync(message, looped, cancellationToken).ConfigureAwait(false);
+        }
+
         var outcomes = new List<RecipientOutcome>(await _localAgent.DeliverAsync(message, cancellationToken).ConfigureAwait(false));
         var remote = await Task.WhenAll(PendingRemoteByDomain(message)
             .Select(group => _remote.DeliverAsync(message, group.Key, group.Value, cancellationToken))).ConfigureAwait(false);
@@ -390,6 +407,9 @@ public sealed partial class QueueRunner : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{QueueId}: no report sent: sender <{Sender}> is an unknown local address")]
     private static partial void LogReportUndeliverable(ILogger logger, QueueId queueId, string sender);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{QueueId}: mail forwarding loop ({Hops} Received headers), returned to sender")]
+    private static partial void LogLooping(ILogger logger, QueueId queueId, int hops);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: removed")]
     private static partial void LogRemoved(ILogger logger, QueueId queueId);

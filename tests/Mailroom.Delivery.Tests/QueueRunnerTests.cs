@@ -302,6 +302,29 @@ public sealed class QueueRunnerTests : IAsyncLifetime
         Assert.Equal(TimeSpan.FromMinutes(40), await _time.TimersCreated.Reader.ReadAsync().AsTask().WaitAsync(s_timeout));
     }
 
+    [Fact]
+    public async Task A_message_with_more_than_100_Received_headers_fails_with_5_4_6_as_a_loop()
+    {
+        await StartAsync();
+        var looping = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("Received: from a by b; Mon, 30 Nov 2026 00:00:00 +0000\r\n", 101)) + "Subject: loop\r\n\r\nbody\r\n");
+        QueueId id = _store.Add(EnvelopeFor(Local("alice"), Remote("carol@example.org")) with { ReversePath = "alice@example.com" }, looping);
+
+        _runner!.Enqueue(id);
+
+        (_, RecipientUpdate[] updates) = await _store.Records.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal([(0, RecipientStatus.Failed), (1, RecipientStatus.Failed)], Statuses(updates));
+        Assert.Contains("Status: 5.4.6", (await _store.Created.Reader.ReadAsync().AsTask().WaitAsync(s_timeout)).Text, StringComparison.Ordinal);
+        Assert.False(_remote.Calls.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public void Exactly_100_Received_headers_are_still_fine_and_the_body_is_not_counted()
+    {
+        var message = string.Concat(Enumerable.Repeat("Received: x\r\n", 100)) + "Subject: s\r\n\r\nReceived: in the body\r\n";
+
+        Assert.Equal(100, HopCount.CountReceived(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(message))));
+    }
+
     private async Task StartAsync(int concurrency = 4)
     {
         var local = Options.Create(new LocalDeliveryOptions { MailRoot = _root.Path, Hostname = "mx1.example.com" });

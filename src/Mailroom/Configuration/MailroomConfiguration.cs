@@ -1,4 +1,5 @@
 using System.Net;
+using Mailroom.Delivery.Routing;
 using Mailroom.Protocol;
 using Mailroom.Server.Smtp;
 
@@ -79,6 +80,43 @@ internal sealed record MailroomConfiguration
 
     public MailroomLimits Limits { get; init; } = MailroomLimits.Default;
 
+    /// <summary>[delivery]: how mail leaves for other servers.</summary>
+    public DeliveryConfiguration Delivery { get; init; } = new();
+
+    /// <summary>[routes]: next hops by recipient domain (Postfix transport_maps).</summary>
+    public IReadOnlyDictionary<string, NextHop> Routes { get; init; } = new Dictionary<string, NextHop>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>{data_dir}/users.</summary>
     public string UsersFile => Path.Combine(DataDirectory, "users");
+}
+
+/// <summary>[delivery]: remote delivery and the queue's schedule. Every default says where it comes from.</summary>
+internal sealed record DeliveryConfiguration
+{
+    /// <summary>The port MX hosts are reached on: 25 (RFC 5321 §4.5.4.2); tests point it elsewhere.</summary>
+    public int RemotePort { get; init; } = NextHop.SmtpPort;
+
+    /// <summary>Send all remote mail through this host (Postfix relayhost); null: by MX.</summary>
+    public NextHop? RelayHost { get; init; }
+
+    /// <summary>The relay host's SMTP AUTH user; with <see cref="RelayPasswordFile"/>.</summary>
+    public string? RelayUsername { get; init; }
+
+    /// <summary>A file holding the relay host's password (kept out of the configuration file).</summary>
+    public string? RelayPasswordFile { get; init; }
+
+    /// <summary>Connections to one destination at once: Postfix initial_destination_concurrency = 5.</summary>
+    public int ConnectionsPerDestination { get; init; } = 5;
+
+    /// <summary>Postfix maximal_queue_lifetime = 5d (RFC 5321 §4.5.4.1: 4-5 days).</summary>
+    public TimeSpan QueueLifetime { get; init; } = TimeSpan.FromDays(5);
+
+    /// <summary>When the sender is told that delivery is delayed: 4 h.</summary>
+    public TimeSpan DelayWarning { get; init; } = TimeSpan.FromHours(4);
+
+    /// <summary>The first retry: Postfix minimal_backoff_time = 300s.</summary>
+    public TimeSpan MinimalBackoff { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest wait between attempts: 4 h (Postfix 4000 s, Exim's default rule 6 h).</summary>
+    public TimeSpan MaximalBackoff { get; init; } = TimeSpan.FromHours(4);
 }

@@ -2,7 +2,10 @@ using System.Net;
 using Mailroom.Configuration;
 using Mailroom.Delivery;
 using Mailroom.Delivery.Local;
+using Mailroom.Delivery.Remote;
+using Mailroom.Delivery.Routing;
 using Mailroom.Delivery.Scheduling;
+using Mailroom.Dns;
 using Mailroom.Queue;
 using Mailroom.Server.Recipients;
 using Mailroom.Server.Smtp;
@@ -70,9 +73,25 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         services.AddSingleton<ILocalRecipients>(sp => new LocalRecipientResolver(configuration.LocalDomains, configuration.Aliases, sp.GetRequiredService<UserStore>()));
         services.AddSingleton(sp => CreateCertificateProvider(configuration, paths, sp.GetRequiredService<ILogger<ServerCertificateProvider>>()));
         services.AddSingleton(Options.Create(new LocalDeliveryOptions { MailRoot = paths.Mail, Hostname = configuration.Hostname }));
-        services.AddSingleton(Options.Create(new DeliveryOptions { Hostname = configuration.Hostname }));
+        services.AddSingleton(Options.Create(new DeliveryOptions
+        {
+            Hostname = configuration.Hostname,
+            QueueLifetime = configuration.Delivery.QueueLifetime,
+            DelayWarning = configuration.Delivery.DelayWarning,
+            MinimalBackoff = configuration.Delivery.MinimalBackoff,
+            MaximalBackoff = configuration.Delivery.MaximalBackoff,
+        }));
         services.AddSingleton<ISenderResolver>(sp => new SenderResolver(sp.GetRequiredService<ILocalRecipients>()));
-        services.AddSingleton<IRemoteDelivery, HeldRemoteDelivery>();
+        services.AddSingleton<IDnsResolver>(sp => new DnsClientResolver(
+            new DnsResolverOptions { Servers = configuration.DnsServers }, TimeProvider.System, sp.GetRequiredService<ILogger<DnsClientResolver>>()));
+        services.AddSingleton(sp => new MxRouter(RemoteDeliveryWiring.RoutingOptions(configuration), sp.GetRequiredService<IDnsResolver>(), Random.Shared, sp.GetRequiredService<ILogger<MxRouter>>()));
+        services.AddSingleton<IRemoteDelivery>(sp => new RemoteDeliveryAgent(
+            sp.GetRequiredService<MxRouter>(),
+            configuration.Delivery.RelayHost is not null,
+            sp.GetRequiredService<IMessageStore>(),
+            RemoteDeliveryWiring.Options(configuration),
+            TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<QueueRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueRunner>());
         services.AddSingleton(sp => new SmtpServerContext(

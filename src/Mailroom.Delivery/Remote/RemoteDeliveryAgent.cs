@@ -1,0 +1,259 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Mailroom.Delivery.Routing;
+using Mailroom.Protocol;
+using Mailroom.Queue;
+using Microsoft.Extensions.Logging;
+
+namespace Mailroom.Delivery.Remote;
+
+/// <summary>How remote delivery is scheduled across destinations. Every default says where it comes from.</summary>
+public sealed record RemoteDeliveryOptions
+{
+    /// <summary>The SMTP client's settings for MX delivery (opportunistic TLS).</summary>
+    public SmtpClientOptions Client { get; init; } = new();
+
+    /// <summary>The client's settings for the relay host: verified TLS, credentials. Null: same as <see cref="Client"/>.</summary>
+    public SmtpClientOptions? RelayHostClient { get; init; }
+
+    /// <summary>Connections to one destination at once: Postfix initial_destination_concurrency = 5.</summary>
+    public int ConnectionsPerDestination { get; init; } = 5;
+
+    /// <summary>How long an idle connection is kept for the next message: Postfix smtp_connection_cache_time_limit = 2s.</summary>
+    public TimeSpan IdleConnectionTime { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a destination none of whose hosts answered is skipped before it is tried again
+    /// (Postfix marks such a destination dead for minimal_backoff_time = 300s).
+    /// </summary>
+    public TimeSpan DeadDestinationTime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Hosts one attempt connects to: Postfix smtp_mx_session_limit = 2.</summary>
+    public int SessionsPerAttempt { get; init; } = 2;
+}
+
+/// <summary>
+/// Delivers a message to its recipients in one domain (RFC 5321 §5): asks the router where the
+/// domain's mail goes, then tries the hosts in order, each address in turn, until one takes the
+/// transaction. Several recipients of one domain travel in one transaction; results are per
+/// recipient. At most <see cref="RemoteDeliveryOptions.ConnectionsPerDestination"/> connections go to
+/// one destination at once; an idle connection is kept a moment for the next message; a destination
+/// whose hosts all failed is skipped for a while (Postfix's destination status cache), so that it
+/// delays neither its own queue nor anyone else's.
+/// </summary>
+public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposable
+{
+    private readonly MxRouter _router;
+    private readonly IMessageStore _store;
+    private readonly RemoteDeliveryOptions _options;
+    private readonly bool _viaRelayHost;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly ILogger _clientLogger;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinationSlots = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _deadUntil = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConnectionCache _connections;
+
+    public RemoteDeliveryAgent(MxRouter router, bool viaRelayHost, IMessageStore store, RemoteDeliveryOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        _router = router;
+        _viaRelayHost = viaRelayHost;
+        _store = store;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = loggerFactory.CreateLogger<RemoteDeliveryAgent>();
+        _clientLogger = loggerFactory.CreateLogger<SmtpClientSession>();
+        _connections = new ConnectionCache(options.IdleConnectionTime, timeProvider);
+    }
+
+    public async Task<IReadOnlyList<RecipientOutcome>> DeliverAsync(QueuedMessage message, string domain, IReadOnlyList<int> recipientIndexes, CancellationToken cancellationToken)
+    {
+        var route = await _router.RouteAsync(domain, cancellationToken).ConfigureAwait(false);
+        if (route.Status != RouteStatus.Ok)
+        {
+            var kind = route.Status == RouteStatus.PermanentFailure ? OutcomeKind.Failed : OutcomeKind.Deferred;
+            var status = route.StatusCode?.ToString() ?? (kind == OutcomeKind.Failed ? "5.4.4" : "4.4.3");
+            return Finish(message, recipientIndexes, kind, status, null, $"x-mailroom; {route.Text}", relay: "none");
+        }
+
+        if (_deadUntil.TryGetValue(route.Destination, out var until) && until > _timeProvider.GetUtcNow())
+        {
+            return Finish(message, recipientIndexes, OutcomeKind.Deferred, "4.4.1", null, $"x-mailroom; delivery temporarily suspended: {route.Destination} did not answer recently", relay: "none");
+        }
+
+        var slots = _destinationSlots.GetOrAdd(route.Destination, _ => new SemaphoreSlim(_options.ConnectionsPerDestination));
+        await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await DeliverToHostsAsync(message, route, recipientIndexes, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    public ValueTask DisposeAsync() => _connections.DisposeAsync();
+
+    private async Task<IReadOnlyList<RecipientOutcome>> DeliverToHostsAsync(QueuedMessage message, Route route, IReadOnlyList<int> indexes, CancellationToken cancellationToken)
+    {
+        var outbound = ToOutbound(message, indexes);
+        var clientOptions = _viaRelayHost ? _options.RelayHostClient ?? _options.Client : _options.Client;
+        SmtpReplyInfo? lastFailure = null;
+        string? lastHost = null;
+        var sessions = 0;
+        foreach (var host in route.Hosts)
+        {
+            foreach (var endPoint in host.Addresses)
+            {
+                if (sessions >= _options.SessionsPerAttempt)
+                {
+                    break;
+                }
+
+                var key = new ConnectionKey(route.Destination, host.Name, endPoint);
+                var session = _connections.TryTake(key);
+                if (session is null)
+                {
+                    sessions++;
+                    var connect = await SmtpClientSession.ConnectAsync(endPoint, host.Name, clientOptions, _timeProvider, _clientLogger, cancellationToken).ConfigureAwait(false);
+                    if (!connect.Connected)
+                    {
+                        lastFailure = connect.Failure;
+                        lastHost = Relay(host.Name, endPoint);
+                        LogHostFailed(_logger, message.Id, lastHost, connect.Failure.ToString());
+
+                        // RFC 5321 §5.1: a host that does not answer, or answers with an error
+                        // greeting, sends the client on to the next one.
+                        continue;
+                    }
+
+                    session = connect.Session;
+                }
+
+                var result = await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
+                var relay = Relay(host.Name, endPoint);
+                if (IsSessionFailure(result))
+                {
+                    // Nothing was decided for any recipient (the connection broke, MAIL was refused
+                    // with 4xx): the next host may do better.
+                    lastFailure = result.Recipients[0].Reply;
+                    lastHost = relay;
+                    LogHostFailed(_logger, message.Id, relay, lastFailure.ToString());
+                    await session.DisposeAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                await KeepOrCloseAsync(key, session).ConfigureAwait(false);
+                _deadUntil.TryRemove(route.Destination, out _);
+                return ToOutcomes(message, indexes, result, host.Name, relay, suppressSuccessReport: session.Capabilities.Dsn);
+            }
+        }
+
+        if (lastFailure is null || lastFailure.IsLocal)
+        {
+            // No host could even be reached: skip the destination for a while.
+            _deadUntil[route.Destination] = _timeProvider.GetUtcNow() + _options.DeadDestinationTime;
+        }
+
+        var failure = lastFailure ?? SmtpReplyInfo.Local(451, new EnhancedStatusCode(4, 4, 1), "no host could be reached");
+        var kind = failure.IsPermanentFailure ? OutcomeKind.Failed : OutcomeKind.Deferred;
+        return Finish(message, indexes, kind, failure.Status?.ToString() ?? (kind == OutcomeKind.Failed ? "5.0.0" : "4.0.0"), lastHost,
+            failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
+    }
+
+    /// <summary>
+    /// True when the transaction failed as a whole, temporarily (the connection broke, or MAIL or
+    /// DATA was refused with 4xx: one reply for everyone), so that another host should be tried.
+    /// </summary>
+    private static bool IsSessionFailure(TransactionResult result)
+    {
+        if (result.Recipients.Count == 0 || result.Recipients.Any(r => r.Outcome != DeliveryOutcome.Deferred))
+        {
+            return false;
+        }
+
+        var first = result.Recipients[0].Reply.ToString();
+        return result.Recipients.All(r => r.Reply.ToString() == first);
+    }
+
+    private async Task KeepOrCloseAsync(ConnectionKey key, SmtpClientSession session)
+    {
+        if (session.IsUsable && await session.ResetAsync().ConfigureAwait(false))
+        {
+            _connections.Return(key, session);
+            return;
+        }
+
+        await session.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private OutboundMessage ToOutbound(QueuedMessage message, IReadOnlyList<int> indexes)
+    {
+        var envelope = message.Envelope;
+        return new OutboundMessage
+        {
+            ReversePath = envelope.ReversePath,
+            Recipients = [.. indexes.Select(i => new OutboundRecipient(envelope.Recipients[i].Address, envelope.Recipients[i].Notify, envelope.Recipients[i].OriginalRecipient))],
+            Body = envelope.Body,
+            SmtpUtf8 = envelope.SmtpUtf8,
+            EnvelopeId = envelope.EnvelopeId,
+            Return = envelope.Return,
+            Size = message.ContentLength,
+            OpenContent = () => _store.OpenContent(message.Id),
+        };
+    }
+
+    private IReadOnlyList<RecipientOutcome> ToOutcomes(QueuedMessage message, IReadOnlyList<int> indexes, TransactionResult result, string hostName, string relay, bool suppressSuccessReport)
+    {
+        var outcomes = new List<RecipientOutcome>(indexes.Count);
+        for (var i = 0; i < indexes.Count; i++)
+        {
+            var reply = result.Recipients[i].Reply;
+            var kind = reply.Outcome switch
+            {
+                DeliveryOutcome.Delivered => OutcomeKind.Delivered,
+                DeliveryOutcome.Deferred => OutcomeKind.Deferred,
+                _ => OutcomeKind.Failed,
+            };
+            var status = reply.Status?.ToString() ?? $"{reply.Code / 100}.0.0";
+            var diagnostic = reply.DiagnosticCode ?? "x-mailroom; " + reply.Text;
+            Log(message, indexes[i], relay, kind, reply.ToString());
+            outcomes.Add(new RecipientOutcome(indexes[i], kind, status, hostName, diagnostic, SuccessReportDue: !suppressSuccessReport));
+        }
+
+        return outcomes;
+    }
+
+    private IReadOnlyList<RecipientOutcome> Finish(QueuedMessage message, IReadOnlyList<int> indexes, OutcomeKind kind, string status, string? remoteMta, string diagnostic, string relay)
+    {
+        var outcomes = new List<RecipientOutcome>(indexes.Count);
+        foreach (var index in indexes)
+        {
+            Log(message, index, relay, kind, diagnostic);
+            outcomes.Add(new RecipientOutcome(index, kind, status, remoteMta, diagnostic));
+        }
+
+        return outcomes;
+    }
+
+    private void Log(QueuedMessage message, int index, string relay, OutcomeKind kind, string detail)
+    {
+        var delay = (_timeProvider.GetUtcNow() - message.Envelope.ArrivalTime).TotalSeconds;
+        var status = kind switch
+        {
+            OutcomeKind.Delivered => "sent",
+            OutcomeKind.Deferred => "deferred",
+            _ => "bounced",
+        };
+        LogRecipient(_logger, message.Id, message.Envelope.Recipients[index].Address, relay, delay, status, detail);
+    }
+
+    private static string Relay(string host, IPEndPoint endPoint) => $"{host}[{endPoint.Address}]:{endPoint.Port}";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: to=<{Address}>, relay={Relay}, delay={Seconds:0.0}, status={Status} ({Detail})")]
+    private static partial void LogRecipient(ILogger logger, QueueId queueId, string address, string relay, double seconds, string status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: host {Relay} failed, trying the next: {Reason}")]
+    private static partial void LogHostFailed(ILogger logger, QueueId queueId, string relay, string reason);
+}
