@@ -16,12 +16,7 @@ public static class HopCount
     public static int CountReceived(Stream content)
     {
         var buffer = new byte[MaxHeaderBytes];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = content.Read(buffer, length, buffer.Length - length)) > 0)
-        {
-            length += read;
-        }
+        var length = content.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 
         var headers = buffer.AsSpan(0, length);
         var count = 0;

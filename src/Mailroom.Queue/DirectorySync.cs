@@ -12,10 +12,14 @@ namespace Mailroom.Queue;
 /// refuse to open a directory on Unix, and <c>Directory</c> has no flush. So this calls libc's
 /// open, fsync and close directly.
 /// </remarks>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     private const int OReadOnly = 0;
     private const int EIntr = 4; // the same number on Linux, macOS and the BSDs
+
+    // EINVAL from fsync: the file system cannot sync a directory (some FUSE and network file
+    // systems); the rename is as durable as that file system can make it, so this is not an error.
+    private const int EInval = 22;
 
     /// <summary>Syncs the directory at <paramref name="path"/>; throws IOException when the system reports an error.</summary>
     public static void Sync(string path)
@@ -29,7 +33,7 @@ internal static partial class DirectorySync
         int fd;
         do
         {
-            fd = Open(path, OReadOnly | CloseOnExec());
+            fd = Open(path, OReadOnly | ODirectory() | CloseOnExec());
         }
         while (fd < 0 && Marshal.GetLastPInvokeError() == EIntr);
 
@@ -47,7 +51,7 @@ internal static partial class DirectorySync
             }
             while (result < 0 && Marshal.GetLastPInvokeError() == EIntr);
 
-            if (result < 0)
+            if (result < 0 && Marshal.GetLastPInvokeError() != EInval)
             {
                 throw Error("fsync", path);
             }
@@ -57,6 +61,12 @@ internal static partial class DirectorySync
             _ = Close(fd);
         }
     }
+
+    // O_DIRECTORY, so that a path that is not a directory fails: its value differs between platforms.
+    private static int ODirectory() =>
+        OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 0x100000
+        : RuntimeInformation.OSArchitecture is Architecture.Arm or Architecture.Arm64 ? 0x4000
+        : 0x10000;
 
     // O_CLOEXEC, so a child process started meanwhile does not inherit the descriptor.
     private static int CloseOnExec() =>

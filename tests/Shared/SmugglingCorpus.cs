@@ -21,4 +21,6 @@ internal static class SmugglingCorpus
             }
         }
     }
+
+    public static byte[] Bytes(string hex) => Convert.FromHexString(hex.Replace(" ", string.Empty, StringComparison.Ordinal));
 }

@@ -238,12 +238,7 @@ public static class DeliveryStatusNotification
     {
         using var original = open();
         var buffer = new byte[MaxReturnedHeaders];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = original.Read(buffer, length, buffer.Length - length)) > 0)
-        {
-            length += read;
-        }
+        var length = original.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 
         var text = buffer.AsSpan(0, length);
         var end = text.IndexOf("\r\n\r\n"u8);

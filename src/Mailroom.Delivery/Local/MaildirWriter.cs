@@ -118,7 +118,7 @@ internal sealed class MaildirWriter
             if (IsAlreadyDelivered(maildir, name))
             {
                 // The earlier attempt may have crashed before its directory fsync: repeat it.
-                DirectorySync.Flush(newDirectory);
+                DirectorySync.Sync(newDirectory);
                 return new(MaildirDeliveryStatus.AlreadyDelivered);
             }
 
@@ -151,7 +151,7 @@ internal sealed class MaildirWriter
             // Without overwrite: .NET links the new name and unlinks the old one, failing if the name exists.
             File.Move(tmpPath, Path.Combine(newDirectory, name), overwrite: false);
             moved = true;
-            DirectorySync.Flush(newDirectory);
+            DirectorySync.Sync(newDirectory);
             return new(MaildirDeliveryStatus.Delivered);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -222,7 +222,7 @@ internal sealed class MaildirWriter
         // Make the new folders durable before the first message relies on them, deepest first.
         for (int i = parentsToSync.Count - 1; i >= 0; i--)
         {
-            DirectorySync.Flush(parentsToSync[i]);
+            DirectorySync.Sync(parentsToSync[i]);
         }
     }
 

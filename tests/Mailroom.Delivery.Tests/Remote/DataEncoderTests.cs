@@ -3,6 +3,8 @@ using System.Text;
 using Mailroom.Delivery.Remote;
 using Mailroom.Protocol;
 
+using Mailroom.Tests.Shared;
+
 namespace Mailroom.Delivery.Tests.Remote;
 
 public sealed class DataEncoderTests
