@@ -1,0 +1,145 @@
+using System.Net;
+using System.Threading.RateLimiting;
+
+namespace Mailroom.Server.Policy;
+
+/// <summary>
+/// Abuse limits per client (<see cref="ClientKey"/>), with System.Threading.RateLimiting:
+/// a <see cref="ConcurrencyLimiter"/> for concurrent connections and
+/// <see cref="SlidingWindowRateLimiter"/>s for connections per minute, messages and recipients per
+/// hour. The window limiters do not replenish on their own timers (those read the system clock):
+/// they are advanced segment by segment from the injected <see cref="TimeProvider"/>, so tests can
+/// move time and production sees the same behaviour.
+/// </summary>
+internal sealed class ClientLimits
+{
+    // Segments per window: the window slides in sixths (10 s of a minute, 10 min of an hour).
+    private const int Segments = 6;
+
+    private readonly PolicyLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly ClientTable<Counters> _clients;
+
+    public ClientLimits(PolicyLimits limits, TimeProvider time)
+    {
+        _limits = limits;
+        _time = time;
+        _clients = new ClientTable<Counters>(limits.MaxTrackedClients, () => new Counters(limits));
+    }
+
+    /// <summary>A connection slot for the client, or null when it has <see cref="PolicyLimits.ConnectionsPerClient"/> already. Dispose the lease when the connection ends.</summary>
+    public RateLimitLease? TryOpenConnection(IPAddress client)
+    {
+        if (_limits.ConnectionsPerClient <= 0)
+        {
+            return NoLimitLease.Instance;
+        }
+
+        lock (_clients.Lock)
+        {
+            var counters = _clients.Get(ClientKey.Of(client), _time.GetUtcNow());
+            var lease = counters.Connections!.AttemptAcquire();
+            if (lease.IsAcquired)
+            {
+                return lease;
+            }
+
+            lease.Dispose();
+            return null;
+        }
+    }
+
+    /// <summary>Counts a new connection; false when the client is over <see cref="PolicyLimits.ConnectionRatePerMinute"/>.</summary>
+    public bool TryConnect(IPAddress client) => Acquire(client, static c => c.ConnectionRate, 1);
+
+    /// <summary>Counts a message (MAIL); false when over <see cref="PolicyLimits.MessagesPerClientPerHour"/>.</summary>
+    public bool TryMessage(IPAddress client) => Acquire(client, static c => c.MessageRate, 1);
+
+    /// <summary>Counts a recipient (RCPT); false when over <see cref="PolicyLimits.RecipientsPerClientPerHour"/>.</summary>
+    public bool TryRecipient(IPAddress client) => Acquire(client, static c => c.RecipientRate, 1);
+
+    private bool Acquire(IPAddress client, Func<Counters, TimedWindow?> select, int permits)
+    {
+        var now = _time.GetUtcNow();
+        lock (_clients.Lock)
+        {
+            var window = select(_clients.Get(ClientKey.Of(client), now));
+            return window is null || window.TryAcquire(now, permits);
+        }
+    }
+
+    private sealed class Counters(PolicyLimits limits)
+    {
+        // A queue of zero: over the limit is an immediate refusal, never a wait.
+        public ConcurrencyLimiter? Connections { get; } = limits.ConnectionsPerClient <= 0 ? null
+            : new(new ConcurrencyLimiterOptions { PermitLimit = limits.ConnectionsPerClient, QueueLimit = 0 });
+
+        public TimedWindow? ConnectionRate { get; } = TimedWindow.Create(limits.ConnectionRatePerMinute, TimeSpan.FromMinutes(1));
+
+        public TimedWindow? MessageRate { get; } = TimedWindow.Create(limits.MessagesPerClientPerHour, TimeSpan.FromHours(1));
+
+        public TimedWindow? RecipientRate { get; } = TimedWindow.Create(limits.RecipientsPerClientPerHour, TimeSpan.FromHours(1));
+    }
+
+    /// <summary>A sliding window limiter replenished from the TimeProvider: one TryReplenish per elapsed segment.</summary>
+    private sealed class TimedWindow
+    {
+        private readonly SlidingWindowRateLimiter _limiter;
+        private readonly TimeSpan _segment;
+        private DateTimeOffset _segmentStart;
+
+        private TimedWindow(int permits, TimeSpan window)
+        {
+            _segment = window / Segments;
+            _limiter = new SlidingWindowRateLimiter(new SlidingWindowRateLimiterOptions
+            {
+                PermitLimit = permits,
+                Window = window,
+                SegmentsPerWindow = Segments,
+                QueueLimit = 0,
+                AutoReplenishment = false,
+            });
+        }
+
+        public static TimedWindow? Create(int permits, TimeSpan window) => permits <= 0 ? null : new TimedWindow(permits, window);
+
+        public bool TryAcquire(DateTimeOffset now, int permits)
+        {
+            if (_segmentStart == default)
+            {
+                _segmentStart = now;
+            }
+
+            // With AutoReplenishment off, each TryReplenish moves the window by one segment.
+            var elapsed = (int)Math.Min(Segments, (now - _segmentStart).Ticks / _segment.Ticks);
+            for (var i = 0; i < elapsed; i++)
+            {
+                _limiter.TryReplenish();
+            }
+
+            if (elapsed > 0)
+            {
+                _segmentStart = elapsed == Segments ? now : _segmentStart + (_segment * elapsed);
+            }
+
+            using var lease = _limiter.AttemptAcquire(permits);
+            return lease.IsAcquired;
+        }
+    }
+
+    /// <summary>The lease when connections per client are not limited.</summary>
+    private sealed class NoLimitLease : RateLimitLease
+    {
+        public static readonly NoLimitLease Instance = new();
+
+        public override bool IsAcquired => true;
+
+        public override IEnumerable<string> MetadataNames => [];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = null;
+            return false;
+        }
+    }
+}
