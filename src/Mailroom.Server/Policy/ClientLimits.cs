@@ -4,12 +4,11 @@ using System.Threading.RateLimiting;
 namespace Mailroom.Server.Policy;
 
 /// <summary>
-/// Abuse limits per client (<see cref="ClientKey"/>), with System.Threading.RateLimiting:
-/// a <see cref="ConcurrencyLimiter"/> for concurrent connections and
-/// <see cref="SlidingWindowRateLimiter"/>s for connections per minute, messages and recipients per
-/// hour. The window limiters do not replenish on their own timers (those read the system clock):
-/// they are advanced segment by segment from the injected <see cref="TimeProvider"/>, so tests can
-/// move time and production sees the same behaviour.
+/// Abuse limits per client (<see cref="ClientKey"/>): a System.Threading.RateLimiting
+/// <see cref="ConcurrencyLimiter"/> for concurrent connections, and sliding windows (six segments,
+/// as <see cref="SlidingWindowRateLimiter"/> slides) on the injected <see cref="TimeProvider"/> for
+/// connections per minute and messages and recipients per hour (see <see cref="TimedWindow"/> for
+/// why those are not the library's limiters).
 /// </summary>
 internal sealed class ClientLimits
 {
@@ -81,27 +80,28 @@ internal sealed class ClientLimits
         public TimedWindow? RecipientRate { get; } = TimedWindow.Create(limits.RecipientsPerClientPerHour, TimeSpan.FromHours(1));
     }
 
-    /// <summary>A sliding window limiter replenished from the TimeProvider: one TryReplenish per elapsed segment.</summary>
+    /// <summary>
+    /// A sliding window counter on the TimeProvider, with the same segment scheme as
+    /// <see cref="SlidingWindowRateLimiter"/>. Not that class: its replenishment, even a manual
+    /// TryReplenish, is gated by its own Stopwatch (it skips a replenishment made less than a
+    /// segment after the previous one, in real time), so it cannot follow an injected clock.
+    /// </summary>
     private sealed class TimedWindow
     {
-        private readonly SlidingWindowRateLimiter _limiter;
+        private readonly int _limit;
         private readonly TimeSpan _segment;
+        private readonly int[] _counts = new int[Segments];
+        private int _current;
+        private int _total;
         private DateTimeOffset _segmentStart;
 
-        private TimedWindow(int permits, TimeSpan window)
+        private TimedWindow(int limit, TimeSpan window)
         {
+            _limit = limit;
             _segment = window / Segments;
-            _limiter = new SlidingWindowRateLimiter(new SlidingWindowRateLimiterOptions
-            {
-                PermitLimit = permits,
-                Window = window,
-                SegmentsPerWindow = Segments,
-                QueueLimit = 0,
-                AutoReplenishment = false,
-            });
         }
 
-        public static TimedWindow? Create(int permits, TimeSpan window) => permits <= 0 ? null : new TimedWindow(permits, window);
+        public static TimedWindow? Create(int limit, TimeSpan window) => limit <= 0 ? null : new TimedWindow(limit, window);
 
         public bool TryAcquire(DateTimeOffset now, int permits)
         {
@@ -110,20 +110,29 @@ internal sealed class ClientLimits
                 _segmentStart = now;
             }
 
-            // With AutoReplenishment off, each TryReplenish moves the window by one segment.
-            var elapsed = (int)Math.Min(Segments, (now - _segmentStart).Ticks / _segment.Ticks);
-            for (var i = 0; i < elapsed; i++)
+            // Slide: every segment that has ended gives back what was taken in the segment that
+            // now falls out of the window.
+            var elapsed = (now - _segmentStart).Ticks / _segment.Ticks;
+            for (var i = 0; i < Math.Min(elapsed, Segments); i++)
             {
-                _limiter.TryReplenish();
+                _current = (_current + 1) % Segments;
+                _total -= _counts[_current];
+                _counts[_current] = 0;
             }
 
             if (elapsed > 0)
             {
-                _segmentStart = elapsed == Segments ? now : _segmentStart + (_segment * elapsed);
+                _segmentStart += _segment * elapsed;
             }
 
-            using var lease = _limiter.AttemptAcquire(permits);
-            return lease.IsAcquired;
+            if (_total + permits > _limit)
+            {
+                return false;
+            }
+
+            _counts[_current] += permits;
+            _total += permits;
+            return true;
         }
     }
 
