@@ -15,7 +15,7 @@ namespace Mailroom.Configuration;
 /// Syntax errors come from Tomlyn's syntax parser, which recovers and reports them all; the keys and
 /// values are checked only in a file free of syntax errors.
 /// </summary>
-internal static class ConfigurationLoader
+internal static partial class ConfigurationLoader
 {
     // The DNS port: RFC 1035 §4.2.
     private const int DefaultDnsPort = 53;
@@ -70,7 +70,7 @@ internal static class ConfigurationLoader
             : ConfigurationLoadResult.Failure([.. binder.Errors.OrderBy(error => error.Line)]);
     }
 
-    private sealed class Binder(string file)
+    private sealed partial class Binder(string file)
     {
         public List<ConfigurationError> Errors { get; } = [];
 
@@ -150,11 +150,15 @@ internal static class ConfigurationLoader
                     case "limits" when Table(entry, entry.Key) is { } table:
                         configuration = configuration with { Limits = Limits(table) };
                         break;
-                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits":
+                    case "policy" when Table(entry, entry.Key) is { } table:
+                        // ConfigurationLoader.Policy.cs
+                        configuration = configuration with { Policy = Policy(table) };
+                        break;
+                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "policy":
                         // Not a table: Table() reported it.
                         break;
                     default:
-                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits"]);
+                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "policy"]);
                         break;
                 }
             }

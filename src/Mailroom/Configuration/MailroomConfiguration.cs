@@ -1,5 +1,6 @@
 using System.Net;
 using Mailroom.Protocol;
+using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
 
 namespace Mailroom.Configuration;
@@ -78,6 +79,12 @@ internal sealed record MailroomConfiguration
     public BareLineEndingPolicy BareLineEnding { get; init; } = BareLineEndingPolicy.Reject;
 
     public MailroomLimits Limits { get; init; } = MailroomLimits.Default;
+
+    /// <summary>The [policy] section: the checks of the smtp listeners (docs/configuration.md).</summary>
+    public PolicyOptions Policy { get; init; } = PolicyOptions.Default;
+
+    /// <summary>{data_dir}/greylist.jsonl: greylisting state, when greylisting is on.</summary>
+    public string GreylistFile => Path.Combine(DataDirectory, "greylist.jsonl");
 
     /// <summary>{data_dir}/users.</summary>
     public string UsersFile => Path.Combine(DataDirectory, "users");
