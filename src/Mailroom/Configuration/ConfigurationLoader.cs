@@ -156,11 +156,15 @@ internal static partial class ConfigurationLoader
                     case "routes" when Table(entry, entry.Key) is { } table:
                         configuration = configuration with { Routes = Routes(table) };
                         break;
-                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes":
+                    case "policy" when Table(entry, entry.Key) is { } table:
+                        // ConfigurationLoader.Policy.cs
+                        configuration = configuration with { Policy = Policy(table) };
+                        break;
+                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes" or "policy":
                         // Not a table: Table() reported it.
                         break;
                     default:
-                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes"]);
+                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes", "policy"]);
                         break;
                 }
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using Mailroom.Delivery.Routing;
 using Mailroom.Protocol;
+using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
 
 namespace Mailroom.Configuration;
@@ -85,6 +86,12 @@ internal sealed record MailroomConfiguration
 
     /// <summary>[routes]: next hops by recipient domain (Postfix transport_maps).</summary>
     public IReadOnlyDictionary<string, NextHop> Routes { get; init; } = new Dictionary<string, NextHop>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The [policy] section: the checks of the smtp listeners (docs/configuration.md).</summary>
+    public PolicyOptions Policy { get; init; } = PolicyOptions.Default;
+
+    /// <summary>{data_dir}/greylist.jsonl: greylisting state, when greylisting is on.</summary>
+    public string GreylistFile => Path.Combine(DataDirectory, "greylist.jsonl");
 
     /// <summary>{data_dir}/users.</summary>
     public string UsersFile => Path.Combine(DataDirectory, "users");
