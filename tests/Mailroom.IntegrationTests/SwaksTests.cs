@@ -20,8 +20,7 @@ public sealed class SwaksTests(ServerFixture fixture) : IClassFixture<ServerFixt
     [InlineData(Port.Smtp, "", "with ESMTP id")] // plain
     [InlineData(Port.Smtp, "-tls", "with ESMTPS id")] // STARTTLS
     [InlineData(Port.Smtp, "--pipeline", "with ESMTP id")] // PIPELINING
-    [InlineData(Port.Submission, "-tls", "with ESMTPS id")] // STARTTLS, required there
-    [InlineData(Port.Submissions, "--tlsc", "with ESMTPS id")] // implicit TLS
+    // Submission and submissions require AUTH: SubmissionTests.
     public async Task Delivers(Port port, string option, string protocol)
     {
         var number = port switch

@@ -9,6 +9,9 @@ public sealed record SmtpLimits
     /// <summary>RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.</summary>
     public int TextLineLength { get; init; } = 1000;
 
+    /// <summary>RFC 4954 §4: a server must accept SASL response lines of at least 12288 octets (excluding CRLF).</summary>
+    public int AuthLineLength { get; init; } = 12288 + 2;
+
     /// <summary>Postfix smtpd_recipient_limit = 1000; RFC 5321 §4.5.3.1.8 asks for at least 100.</summary>
     public int RecipientsPerMessage { get; init; } = 1000;
 

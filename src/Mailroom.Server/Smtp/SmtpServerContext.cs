@@ -1,5 +1,6 @@
 using Mailroom.Protocol;
 using Mailroom.Queue;
+using Mailroom.Server.Sasl;
 using Mailroom.Server.Tls;
 using Microsoft.Extensions.Logging;
 
@@ -28,9 +29,17 @@ public sealed class SmtpServerContext
         // RFC 5321 §4.2 and RFC 2034 §4: the greeting and HELO/EHLO replies carry no enhanced status code.
         Greeting = new SmtpReply(220, null, $"{options.Hostname} ESMTP Mailroom");
         HeloReply = new SmtpReply(250, null, options.Hostname);
-        EhloReply = new SmtpReply(250, null, EhloLines(options, startTls: false));
-        EhloWithStartTls = new SmtpReply(250, null, EhloLines(options, startTls: true));
+        EhloReply = new SmtpReply(250, null, EhloLines(options, startTls: false, auth: false));
+        EhloWithStartTls = new SmtpReply(250, null, EhloLines(options, startTls: true, auth: false));
+        EhloWithAuth = new SmtpReply(250, null, EhloLines(options, startTls: false, auth: true));
+        Guard = new AuthenticationGuard(options.AuthenticationLimits, timeProvider);
     }
+
+    /// <summary>Checks SMTP AUTH credentials; null: no users, AUTH is not offered anywhere.</summary>
+    public SaslAuthenticator? Authenticator { get; init; }
+
+    /// <summary>The brute-force guard, shared by every session of the server.</summary>
+    internal AuthenticationGuard Guard { get; }
 
     public SmtpServerOptions Options { get; }
 
@@ -54,7 +63,10 @@ public sealed class SmtpServerContext
 
     public SmtpReply EhloWithStartTls { get; }
 
-    private static string[] EhloLines(SmtpServerOptions options, bool startTls)
+    /// <summary>The EHLO reply under TLS on a listener that offers AUTH.</summary>
+    public SmtpReply EhloWithAuth { get; }
+
+    private static string[] EhloLines(SmtpServerOptions options, bool startTls, bool auth)
     {
         List<string> lines =
         [
@@ -72,6 +84,11 @@ public sealed class SmtpServerContext
             lines.Add("STARTTLS");                               // RFC 3207
         }
 
+        if (auth)
+        {
+            lines.Add("AUTH " + string.Join(' ', SaslAuthenticator.MechanismNames)); // RFC 4954
+        }
+
         return [.. lines];
     }
 }
@@ -80,4 +97,20 @@ public sealed class SmtpServerContext
 internal static class SmtpServerReplies
 {
     public static readonly SmtpReply AuthNotEnabled = new(503, EnhancedStatusCode.InvalidCommand, "Error: authentication not enabled");
+
+    // RFC 4954 §6 and §4 for the SMTP AUTH replies.
+    public static readonly SmtpReply AuthSuccessful = new(235, new EnhancedStatusCode(2, 7, 0), "Authentication successful");
+    public static readonly SmtpReply AuthFailed = new(535, new EnhancedStatusCode(5, 7, 8), "Error: authentication failed");
+    public static readonly SmtpReply AuthCancelled = new(501, EnhancedStatusCode.PermanentOther, "Authentication cancelled");
+    public static readonly SmtpReply AuthCannotDecode = new(501, EnhancedStatusCode.SyntaxError, "Cannot decode response");
+    public static readonly SmtpReply AuthLineTooLong = new(500, new EnhancedStatusCode(5, 5, 6), "Authentication Exchange line is too long");
+    public static readonly SmtpReply AuthSyntax = new(501, EnhancedStatusCode.InvalidArguments, "Syntax: AUTH mechanism [initial-response]");
+    public static readonly SmtpReply AuthUnknownMechanism = new(504, EnhancedStatusCode.InvalidArguments, "Unrecognized authentication type");
+    public static readonly SmtpReply AlreadyAuthenticated = new(503, EnhancedStatusCode.InvalidCommand, "Error: already authenticated");
+    public static readonly SmtpReply AuthLockedOut = new(454, EnhancedStatusCode.TemporarySecurity, "Temporary authentication failure, try again later");
+    public static readonly SmtpReply AuthRequired = new(530, EnhancedStatusCode.SecurityPolicy, "Authentication required");
+
+    // Postfix reject_sender_login_mismatch: 553 5.7.1.
+    public static readonly SmtpReply SenderNotOwned = new(553, EnhancedStatusCode.DeliveryNotAuthorized, "Sender address rejected: not owned by user");
+    public static readonly SmtpReply HeaderTooLarge = new(552, EnhancedStatusCode.MessageTooBig, "Error: message header size exceeds limit");
 }

@@ -17,7 +17,17 @@ public enum SmtpListenerRole
 }
 
 /// <summary>One listening socket.</summary>
-public sealed record SmtpListener(SmtpListenerRole Role, IPEndPoint EndPoint);
+public sealed record SmtpListener(SmtpListenerRole Role, IPEndPoint EndPoint)
+{
+    /// <summary>
+    /// Whether SMTP AUTH (RFC 4954) is offered, always under TLS only. Submission listeners always
+    /// offer it (and require it for MAIL, RFC 6409 §4.3); an smtp listener only when configured.
+    /// </summary>
+    public bool Authentication { get; init; } = Role != SmtpListenerRole.Smtp;
+
+    /// <summary>True for submission and submissions: every message needs an authenticated user.</summary>
+    public bool RequiresAuthentication => Role != SmtpListenerRole.Smtp;
+}
 
 /// <summary>How the SMTP server behaves.</summary>
 public sealed record SmtpServerOptions
@@ -34,4 +44,21 @@ public sealed record SmtpServerOptions
     public BareLineEndingPolicy BareLineEndings { get; init; } = BareLineEndingPolicy.Reject;
 
     public SmtpLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// An authenticated user may use as MAIL FROM and in the From header only its own address and
+    /// those of <see cref="SenderAddresses"/> (Postfix reject_sender_login_mismatch). On by default:
+    /// a user must not impersonate another (issue 4).
+    /// </summary>
+    public bool SenderCheck { get; init; } = true;
+
+    /// <summary>
+    /// Extra addresses a user may send from: user address (case-insensitive) to addresses, or to
+    /// "@domain" for any address in that domain (Postfix smtpd_sender_login_maps).
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> SenderAddresses { get; init; } =
+        new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The brute-force guard's numbers.</summary>
+    public Sasl.AuthenticationLimits AuthenticationLimits { get; init; } = new();
 }

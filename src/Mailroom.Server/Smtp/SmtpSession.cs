@@ -268,7 +268,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             SmtpVerb.Vrfy => Answer(arguments.IsEmpty ? SmtpReplies.NoArguments : SmtpReplies.CannotVerify),
             SmtpVerb.Expn => Answer(SmtpReplies.ExpnDisabled),
             SmtpVerb.StartTls => StartTlsCommandAsync(arguments.IsEmpty),
-            SmtpVerb.Auth => Answer(SmtpServerReplies.AuthNotEnabled),
+            SmtpVerb.Auth => AuthAsync(command),
             SmtpVerb.Quit => QuitAsync(),
             _ => Answer(SmtpReplies.CommandUnrecognized),
         };
@@ -316,7 +316,13 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return _server.HeloReply;
         }
 
-        return _tls is null && _server.Certificates is not null ? _server.EhloWithStartTls : _server.EhloReply;
+        if (_tls is null)
+        {
+            // RFC 4954 §4 / RFC 8314: AUTH is not advertised before TLS.
+            return _server.Certificates is not null ? _server.EhloWithStartTls : _server.EhloReply;
+        }
+
+        return OffersAuthentication ? _server.EhloWithAuth : _server.EhloReply;
     }
 
     private static bool IsPrintableToken(ReadOnlySpan<byte> text)
@@ -340,6 +346,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return SmtpReplies.TlsRequired;
         }
 
+        if (_listener.RequiresAuthentication && _authenticatedUser is null)
+        {
+            // RFC 6409 §4.3: the MSA requires authentication for all mail.
+            return SmtpServerReplies.AuthRequired;
+        }
+
         var error = EnvelopeCommandParser.ParseMail(arguments, out var reversePath, out var parameters);
         if (error is not null)
         {
@@ -354,6 +366,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         if (parameters.Size > Limits.MessageSize)
         {
             return SmtpReplies.MessageTooBig;
+        }
+
+        if (_authenticatedUser is not null && !reversePath.IsNull && !OwnsSender(reversePath.Address))
+        {
+            LogSenderNotOwned(Logger, "NOQUEUE", _clientText, _authenticatedUser, reversePath.Address, "MAIL FROM");
+            return SmtpServerReplies.SenderNotOwned;
         }
 
         _reversePath = reversePath;
@@ -406,7 +424,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return null;
         }
 
-        if (!IsTrustedClient())
+        if (_authenticatedUser is null && !IsTrustedClient())
         {
             return SmtpReplies.RelayDenied;
         }
@@ -515,6 +533,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
     private async ValueTask<SmtpReply?> WriteContentAsync(IncomingMessage message, ReadOnlyMemory<byte> content)
     {
+        if (_header is not null)
+        {
+            return await CollectHeaderAsync(message, content);
+        }
+
         try
         {
             await message.Content.WriteAsync(content);
@@ -676,6 +699,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                 _heloName ?? string.Empty, _client.Address, _server.Options.Hostname, Protocol(), message.Id.Value,
                 _recipients.Count == 1 ? _recipients[0].Address : null, _tls, _server.TimeProvider.GetUtcNow());
             await message.Content.WriteAsync(header);
+            BeginContent();
             return (message, null);
         }
         catch (Exception exception) when (IsStorageFailure(exception))
@@ -693,6 +717,8 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     /// <summary>Commits the message (it is durable when this returns 250) or discards it.</summary>
     private async ValueTask<SmtpReply> FinishMessageAsync(IncomingMessage message, long size, SmtpReply? failure)
     {
+        failure ??= await FinishHeaderAsync(message);
+        _header = null;
         var recipients = _recipients.Count;
         var sender = _reversePath.Address;
         DiscardTransaction();
@@ -746,6 +772,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         Return = (DsnReturn)(int)_mailParameters.Return,
         ClientAddress = _client.Address.ToString(),
         HeloName = _heloName,
+        AuthenticatedUser = _authenticatedUser,
     };
 
     /// <summary>The RFC 3848 / RFC 6531 §3.7.3 protocol type for the Received header's "with" clause.</summary>
@@ -756,8 +783,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return "SMTP";
         }
 
+        // RFC 3848 §2: "S" for TLS, "A" for an authenticated client (ESMTPSA); RFC 6531 §3.7.4: UTF8SMTPSA.
         var name = _mailParameters.SmtpUtf8 ? "UTF8SMTP" : "ESMTP";
-        return _tls is null ? name : name + "S";
+        return name + (_tls is null ? "" : "S") + (_authenticatedUser is null ? "" : "A");
     }
 
     private async ValueTask<bool> StartTlsCommandAsync(bool argumentsEmpty)
@@ -805,6 +833,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         // RFC 3207 §4.2: forget everything learned before TLS; the client must EHLO again.
         DiscardTransaction();
         _heloName = null;
+        _authenticatedUser = null;
         _state = SessionState.Connected;
         return true;
     }

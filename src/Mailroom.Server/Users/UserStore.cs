@@ -9,7 +9,7 @@ namespace Mailroom.Server.Users;
 /// so a running server picks up <c>mailroom users add</c>. A file that turns malformed keeps the last
 /// good copy in use and is reported through <see cref="LastError"/>. Writes replace the file atomically.
 /// </summary>
-public sealed class UserStore
+public sealed class UserStore : IUserSecrets
 {
     // How stale a running server's view may be after `mailroom users add`: one second is
     // imperceptible to a person and keeps AUTH from costing a stat() each time.

@@ -23,6 +23,9 @@ internal static class CommandLine
           users add ADDRESS [--password-stdin] add a user or change a password
           users remove ADDRESS                remove a user
           users list                          list the users
+          sendmail [-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...]
+                                              send a message read on standard input
+                                              through the running server (sendmail(8))
           version                             print the version
           help                                print this text
 
@@ -40,6 +43,12 @@ internal static class CommandLine
         Func<string, string?>? promptPassword = null,
         CancellationToken cancellationToken = default)
     {
+        if (args is ["sendmail", ..])
+        {
+            // sendmail's own option syntax (-t, -f addr, -oi, ...): parsed by the command itself.
+            return await SendmailCommand.RunAsync(args[1..], stdin, stdout, stderr, cancellationToken);
+        }
+
         var words = new List<string>();
         string? configPath = null;
         var passwordStdin = false;

@@ -139,17 +139,6 @@ internal static partial class ConfigurationLoader
             return role;
         }
 
-        private bool? Boolean(TomlEntry entry, string key)
-        {
-            if (entry.Value is TomlScalar { Value: bool value })
-            {
-                return value;
-            }
-
-            Error(entry.Value, key, $"expected true or false, got {entry.Value.Describe()}");
-            return null;
-        }
-
         /// <summary>A duration in seconds: an integer, or a float for fractions (tests use 0.2).</summary>
         private TimeSpan? Seconds(TomlEntry entry, string key, bool allowZero = false)
         {

@@ -160,11 +160,17 @@ internal static partial class ConfigurationLoader
                         // ConfigurationLoader.Policy.cs
                         configuration = configuration with { Policy = Policy(table) };
                         break;
-                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes" or "policy":
+                    case "auth" when Table(entry, entry.Key) is { } table:
+                        configuration = Auth(table, configuration);
+                        break;
+                    case "senders" when Table(entry, entry.Key) is { } table:
+                        configuration = configuration with { SenderAddresses = Senders(table) };
+                        break;
+                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes" or "policy" or "auth" or "senders":
                         // Not a table: Table() reported it.
                         break;
                     default:
-                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes", "policy"]);
+                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes", "policy", "auth", "senders"]);
                         break;
                 }
             }
@@ -191,7 +197,7 @@ internal static partial class ConfigurationLoader
 
             foreach (var table in array.Items.Cast<TomlTable>())
             {
-                Keys(table, "listen", "role", "address");
+                Keys(table, "listen", "role", "address", "auth");
                 SmtpListenerRole? role = null;
                 IPEndPoint? address = null;
                 if (Required(table, "listen", "role") is { } roleEntry && String(roleEntry, "listen.role") is { } roleName)
@@ -218,9 +224,21 @@ internal static partial class ConfigurationLoader
                     }
                 }
 
+                bool? auth = null;
+                if (Find(table, "auth") is { } authEntry)
+                {
+                    auth = Boolean(authEntry, "listen.auth");
+                    if (auth == false && role is SmtpListenerRole.Submission or SmtpListenerRole.Submissions)
+                    {
+                        // RFC 6409 §4.3: a submission listener requires authentication, so it must offer it.
+                        Error(authEntry.Value, "listen.auth", "a submission listener always offers AUTH (RFC 6409 §4.3): remove \"auth = false\" or use role \"smtp\"");
+                    }
+                }
+
                 if (role is { } r && address is not null)
                 {
-                    listeners.Add(new ListenerConfiguration(r, address));
+                    var listener = new ListenerConfiguration(r, address);
+                    listeners.Add(auth is { } offer ? listener with { Authentication = offer } : listener);
                 }
             }
 
@@ -328,6 +346,97 @@ internal static partial class ConfigurationLoader
             }
 
             return limits;
+        }
+
+        private MailroomConfiguration Auth(TomlTable table, MailroomConfiguration configuration)
+        {
+            Keys(table, "auth", "sender_check", "failure_window", "failures_before_delay", "failure_delay", "failures_before_lockout", "lockout");
+            var limits = configuration.AuthenticationLimits;
+            foreach (var entry in table.Entries)
+            {
+                var key = "auth." + entry.Key;
+                switch (entry.Key)
+                {
+                    case "sender_check" when Boolean(entry, key) is { } check:
+                        configuration = configuration with { SenderCheck = check };
+                        break;
+                    case "failure_window" when Integer(entry, key, 1, int.MaxValue) is { } value:
+                        limits = limits with { FailureWindow = TimeSpan.FromSeconds(value) };
+                        break;
+                    case "failures_before_delay" when Integer(entry, key, 1, int.MaxValue) is { } value:
+                        limits = limits with { FailuresBeforeDelay = (int)value };
+                        break;
+                    case "failure_delay" when Integer(entry, key, 0, 3600) is { } value:
+                        limits = limits with { FailureDelay = TimeSpan.FromSeconds(value) };
+                        break;
+                    case "failures_before_lockout" when Integer(entry, key, 1, int.MaxValue) is { } value:
+                        limits = limits with { FailuresBeforeLockout = (int)value };
+                        break;
+                    case "lockout" when Integer(entry, key, 0, int.MaxValue) is { } value:
+                        limits = limits with { Lockout = TimeSpan.FromSeconds(value) };
+                        break;
+                }
+            }
+
+            return configuration with { AuthenticationLimits = limits };
+        }
+
+        private Dictionary<string, IReadOnlyList<string>> Senders(TomlTable table)
+        {
+            var senders = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var entry in table.Entries)
+            {
+                var key = "senders." + TomlScalar.Quote(entry.Key);
+                var user = AddressSyntax.TryNormalizeAddress(entry.Key, out var normalized) ? normalized : null;
+                if (user is null)
+                {
+                    Error(entry.Line, key, "expected a user's address (\"user@example.com\") as the key");
+                }
+
+                List<string> addresses = [];
+                if (entry.Value is TomlArray)
+                {
+                    addresses = StringList(entry, key, SenderAddress);
+                }
+                else if (entry.Value is TomlScalar { Value: string text } && SenderAddress(entry.Value, key, text) is { } address)
+                {
+                    addresses.Add(address);
+                }
+                else if (entry.Value is not TomlScalar { Value: string })
+                {
+                    Error(entry.Value, key, $"expected an address or an array of addresses, got {entry.Value.Describe()}" +
+                        (entry.Value is TomlTable ? " (quote the key: \"user@example.com\" = …)" : ""));
+                }
+
+                if (user is not null && !senders.TryAdd(user, addresses))
+                {
+                    Error(entry.Line, key, $"the user {user} is listed twice");
+                }
+            }
+
+            return senders;
+        }
+
+        // An address, or "@domain" for every address in the domain.
+        private string? SenderAddress(TomlNode node, string key, string text)
+        {
+            if (text.StartsWith('@'))
+            {
+                return Domain(node, key, text[1..]) is { } domain ? "@" + domain : null;
+            }
+
+            return Address(node, key, text);
+        }
+
+        private bool? Boolean(TomlEntry entry, string key)
+        {
+            if (entry.Value is TomlScalar { Value: bool value })
+            {
+                return value;
+            }
+
+            Error(entry.Value, key, $"expected true or false, got {entry.Value.Describe()}");
+            return null;
         }
 
         private long? Integer(TomlEntry entry, string key, long minimum, long maximum, string? source = null)

@@ -6,7 +6,11 @@ using Mailroom.Server.Smtp;
 
 namespace Mailroom.Configuration;
 
-internal sealed record ListenerConfiguration(SmtpListenerRole Role, IPEndPoint Address);
+internal sealed record ListenerConfiguration(SmtpListenerRole Role, IPEndPoint Address)
+{
+    /// <summary>SMTP AUTH offered (under TLS): always on submission(s), on smtp only with <c>auth = true</c>.</summary>
+    public bool Authentication { get; init; } = Role != SmtpListenerRole.Smtp;
+}
 
 /// <summary>Paths of a PEM certificate chain and its key; both null means a self-signed certificate in {data_dir}/tls.</summary>
 internal sealed record TlsConfiguration(string? CertificatePath, string? PrivateKeyPath)
@@ -92,6 +96,16 @@ internal sealed record MailroomConfiguration
 
     /// <summary>{data_dir}/greylist.jsonl: greylisting state, when greylisting is on.</summary>
     public string GreylistFile => Path.Combine(DataDirectory, "greylist.jsonl");
+
+    /// <summary>An authenticated user may send only from its own addresses (MAIL FROM and From); default on (issue 4, Postfix reject_sender_login_mismatch).</summary>
+    public bool SenderCheck { get; init; } = true;
+
+    /// <summary>[senders]: user address to the further addresses (or "@domain") it may send from.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> SenderAddresses { get; init; } =
+        new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>[auth]: the brute-force guard; the defaults and their sources are in <see cref="Server.Sasl.AuthenticationLimits"/>.</summary>
+    public Server.Sasl.AuthenticationLimits AuthenticationLimits { get; init; } = new();
 
     /// <summary>{data_dir}/users.</summary>
     public string UsersFile => Path.Combine(DataDirectory, "users");

@@ -101,7 +101,10 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             sp.GetRequiredService<ServerCertificateProvider>(),
             sp.GetRequiredService<QueueRunner>().Enqueue,
             TimeProvider.System,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom.smtpd")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom.smtpd"))
+        {
+            Authenticator = new Server.Sasl.SaslAuthenticator(sp.GetRequiredService<UserStore>()),
+        });
         services.AddSingleton(sp => new SmtpConnectionHandler(
             sp.GetRequiredService<SmtpServerContext>(),
             sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
@@ -157,7 +160,10 @@ internal sealed partial class MailroomServer : IAsyncDisposable
     private static SmtpServerOptions ToServerOptions(MailroomConfiguration configuration) => new()
     {
         Hostname = configuration.Hostname,
-        Listeners = [.. configuration.Listeners.Select(listener => new SmtpListener(listener.Role, listener.Address))],
+        Listeners = [.. configuration.Listeners.Select(listener => new SmtpListener(listener.Role, listener.Address) { Authentication = listener.Authentication })],
+        SenderCheck = configuration.SenderCheck,
+        SenderAddresses = configuration.SenderAddresses,
+        AuthenticationLimits = configuration.AuthenticationLimits,
         TrustedNetworks = configuration.TrustedNetworks,
         BareLineEndings = configuration.BareLineEnding,
         Limits = new SmtpLimits

@@ -95,6 +95,26 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         }
     }
 
+    /// <summary>EHLO, then AUTH PLAIN with an initial response (RFC 4616); returns the AUTH reply.</summary>
+    public async Task<SmtpTestReply> AuthPlainAsync(string user, string password, string ehlo = "client.example")
+    {
+        Assert.Equal(250, (await CommandAsync("EHLO " + ehlo)).Code);
+        return await CommandAsync("AUTH PLAIN " + Base64("\0" + user + "\0" + password));
+    }
+
+    /// <summary>STARTTLS (checked), the TLS handshake, then <see cref="AuthPlainAsync"/>.</summary>
+    public async Task<SmtpTestReply> StartTlsAndAuthPlainAsync(string user, string password)
+    {
+        Assert.Equal(250, (await CommandAsync("EHLO client.example")).Code);
+        Assert.Equal("220 2.0.0", (await CommandAsync("STARTTLS")).CodeAndStatus);
+        await StartTlsAsync();
+        return await AuthPlainAsync(user, password);
+    }
+
+    public static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    public static string FromBase64(string text) => Encoding.UTF8.GetString(Convert.FromBase64String(text));
+
     /// <summary>Reads <paramref name="count"/> replies (the answers to a pipelined batch).</summary>
     public async Task<List<SmtpTestReply>> ReadRepliesAsync(int count)
     {

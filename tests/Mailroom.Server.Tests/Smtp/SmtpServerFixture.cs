@@ -2,6 +2,8 @@ using System.Net;
 using System.Threading.Channels;
 using Mailroom.Queue;
 using Mailroom.Server.Recipients;
+using Mailroom.Server.Sasl;
+using Mailroom.Server.Users;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tls;
 using Microsoft.AspNetCore.Builder;
@@ -21,6 +23,12 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
 {
     public const string Hostname = "mx.example.test";
     public const string LocalDomain = "example.test";
+
+    /// <summary>The users of the fixture's users table and their passwords.</summary>
+    public const string Alice = "alice@example.test";
+    public const string AlicePassword = "alice's secret";
+    public const string Bob = "bob@example.test";
+    public const string BobPassword = "bob's secret";
 
     /// <summary>Every wait of a test is bounded by this, so that a bug fails instead of hanging.</summary>
     public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(10);
@@ -87,7 +95,10 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
             var committed = Channel.CreateUnbounded<QueueId>();
             var context = new SmtpServerContext(
                 options, wrapStore?.Invoke(store) ?? store, new FakeLocalRecipients(), certificates,
-                id => committed.Writer.TryWrite(id), time, NullLogger.Instance);
+                id => committed.Writer.TryWrite(id), time, NullLogger.Instance)
+            {
+                Authenticator = new SaslAuthenticator(new FakeUserSecrets()),
+            };
             var shutdown = new CancellationTokenSource();
             var handler = new SmtpConnectionHandler(context, shutdown.Token);
 
@@ -184,6 +195,24 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
         await _app.DisposeAsync();
         _shutdown.Dispose();
         Directory.Delete(_directory, recursive: true);
+    }
+
+    /// <summary>
+    /// Alice and Bob with their SCRAM secrets, at RFC 7677's minimum of 4096 iterations so that the
+    /// tests stay quick (the users file uses 100000).
+    /// </summary>
+    private sealed class FakeUserSecrets : IUserSecrets
+    {
+        // RFC 7677 §4: at least 4096 iterations.
+        private const int Iterations = 4096;
+
+        private static readonly Dictionary<string, ScramSecret> Secrets = new(StringComparer.OrdinalIgnoreCase)
+        {
+            [Alice] = ScramSecret.Create(AlicePassword, "alice-salt-16byt"u8, Iterations),
+            [Bob] = ScramSecret.Create(BobPassword, "bob-salt-16bytes"u8, Iterations),
+        };
+
+        public ScramSecret? FindSecret(string address) => Secrets.GetValueOrDefault(address);
     }
 
     /// <summary>The local domain example.test with users alice and bob (postmaster always exists, RFC 5321 §4.5.1).</summary>

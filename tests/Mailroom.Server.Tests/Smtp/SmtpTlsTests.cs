@@ -61,6 +61,9 @@ public sealed class SmtpTlsTests
         var ehlo = await client.CommandAsync("EHLO client.example");
         Assert.Equal(250, ehlo.Code);
         Assert.DoesNotContain("STARTTLS", ehlo.Lines);
+        Assert.Contains("AUTH SCRAM-SHA-256 PLAIN LOGIN", ehlo.Lines);
+        Assert.Equal("530 5.7.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
+        Assert.Equal("235 2.7.0", (await client.CommandAsync("AUTH PLAIN " + RawSmtpClient.Base64("\0alice@example.test\0" + SmtpServerFixture.AlicePassword))).CodeAndStatus);
         Assert.Equal("250 2.1.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
     }
 
@@ -72,9 +75,7 @@ public sealed class SmtpTlsTests
         Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
         Assert.Equal("530 5.7.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
 
-        Assert.Equal("220 2.0.0", (await client.CommandAsync("STARTTLS")).CodeAndStatus);
-        await client.StartTlsAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
+        Assert.Equal("235 2.7.0", (await client.StartTlsAndAuthPlainAsync(SmtpServerFixture.Alice, SmtpServerFixture.AlicePassword)).CodeAndStatus);
         Assert.Equal("250 2.1.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
     }
 }
