@@ -105,11 +105,15 @@ internal static partial class DeliveryHarness
     /// Waits for the failure report (RFC 3464) the sender queued for <paramref name="queueId"/>, its
     /// local delivery into alice's Maildir, and returns it parsed with MimeKit, with its per-recipient fields.
     /// </summary>
-    public static async Task<(MimeMessage Report, HeaderList Recipient, string Path)> WaitForBounceAsync(MailroomProcess sender, string queueId)
+    public static Task<(MimeMessage Report, HeaderList Recipient, string Path)> WaitForBounceAsync(MailroomProcess sender, string queueId) =>
+        WaitForReportAsync(sender, queueId, "failed");
+
+    /// <summary>As <see cref="WaitForBounceAsync"/>, for a report of another kind ("delayed", "delivered").</summary>
+    public static async Task<(MimeMessage Report, HeaderList Recipient, string Path)> WaitForReportAsync(MailroomProcess sender, string queueId, string action)
     {
         var line = await sender.Log.WaitForAsync(
-            l => l.Contains($"{queueId}: sender failed report ", StringComparison.Ordinal),
-            $"\"{queueId}: sender failed report ID queued\"");
+            l => l.Contains($"{queueId}: sender {action} report ", StringComparison.Ordinal),
+            $"\"{queueId}: sender {action} report ID queued\"");
         var reportId = ReportLine().Match(line).Groups["id"].Value;
         var path = await sender.WaitForMaildirFileAsync(reportId, Alice);
         var report = await MimeMessage.LoadAsync(path);
