@@ -74,6 +74,12 @@ public sealed class MxDeliveryFixture : IAsyncLifetime
             "--host-record=mx1.drop.test,127.0.0.11",
             "--host-record=mx2.drop.test,127.0.0.12",
 
+            // The best MX refuses the recipient with 4xx (greylisting); a backup would accept.
+            "--mx-host=greylist.test,mx1.greylist.test,10",
+            "--mx-host=greylist.test,mx2.greylist.test,20",
+            "--host-record=mx1.greylist.test,127.0.0.13",
+            "--host-record=mx2.greylist.test,127.0.0.14",
+
             // An MX that is the sender itself.
             "--mx-host=loop.test,mx.loop.test,10",
             $"--host-record=mx.loop.test,{SenderAddress}",
@@ -313,5 +319,24 @@ public sealed class MxDeliveryTests(MxDeliveryFixture fixture) : IClassFixture<M
         var dump = Assert.Single(backup.Dumps());
         Assert.Contains("Subject: dropped", dump, StringComparison.Ordinal);
         await WaitForRemovedAsync(Sender, id);
+    }
+
+    /// <summary>
+    /// Issue 3: the next host is tried on a connection failure, a timeout or a 4xx greeting; a 4xx
+    /// to RCPT is that recipient's answer (greylisting, a full mailbox) and defers it, as Postfix's
+    /// smtp(8) does, instead of handing the message to a backup MX.
+    /// </summary>
+    [Fact(Skip = "Bug: RemoteDeliveryAgent.IsSessionFailure takes a 4xx RCPT reply shared by every recipient (one recipient, or identical texts) for a failure of the whole session and hands the message to the next MX; the message goes to the backup")]
+    public async Task A4xxToRcptDefersTheRecipientWithoutTryingTheBackupMx()
+    {
+        const string To = "someone@greylist.test";
+        await using var greylisting = await SmtpSink.StartAsync(At("127.0.0.13", fixture.Port), null, "-r", "RCPT");
+        await using var backup = await SmtpSink.StartAsync(At("127.0.0.14", fixture.Port), null);
+
+        var id = await SubmitAsync(Sender, [To], Message(To, "greylisted"));
+
+        var deferred = await WaitForStatusAsync(Sender, id, To, "deferred");
+        Assert.Contains("relay=mx1.greylist.test[127.0.0.13]", deferred, StringComparison.Ordinal);
+        Assert.Empty(backup.Dumps());
     }
 }

@@ -21,6 +21,8 @@ public sealed class RestartAndRelayHostTests : IAsyncLifetime
         "--host-record=mx.ok.test,127.0.0.21",
         "--mx-host=later.test,mx.later.test,10",
         "--host-record=mx.later.test,127.0.0.22",
+        "--mx-host=slow.test,mx.slow.test,10",
+        "--host-record=mx.slow.test,127.0.0.24",
     ]);
 
     public async Task DisposeAsync()
@@ -82,6 +84,55 @@ public sealed class RestartAndRelayHostTests : IAsyncLifetime
         {
             Directory.Delete(laterDumps, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// kill -9 of the sender in the middle of a transaction, before any of the content has left
+    /// (smtp-sink -w holds its answer to DATA for 2 s; the kill comes as soon as the connection is
+    /// seen): the peer got nothing complete, so after the restart the message arrives exactly once.
+    /// </summary>
+    [Fact]
+    public async Task AKill9MidTransactionBeforeTheContentLeavesDeliversExactlyOnceAfterTheRestart()
+    {
+        const string To = "someone@slow.test";
+        var endPoint = At("127.0.0.24", _port);
+        await using var slow = await SmtpSink.StartAsync(endPoint, null, "-w", "2");
+        await using var sender = await StartSenderAsync(Dns.EndPoint, _port);
+
+        var id = await SubmitAsync(sender, [To], Message(To, "slow-kill"));
+        await WaitForConnectionAsync(endPoint);
+        await sender.Kill9Async();
+        Assert.DoesNotContain(sender.Log.Lines, line => line.Contains($"{id}: to=<{To}>", StringComparison.Ordinal));
+
+        var restartedAt = sender.Log.Count;
+        await sender.RestartAsync();
+        await WaitForStatusAsync(sender, id, To, "sent", restartedAt);
+        await WaitForRemovedAsync(sender, id, restartedAt);
+        var complete = slow.Dumps().Where(dump => dump.Contains("Subject: slow-kill", StringComparison.Ordinal)).ToList();
+        Assert.Single(complete);
+    }
+
+    /// <summary>Polls /proc/net/tcp (bounded) until an established connection to <paramref name="endPoint"/> exists.</summary>
+    private static async Task WaitForConnectionAsync(System.Net.IPEndPoint endPoint)
+    {
+        // /proc/net/tcp writes an IPv4 address as the hex of its 32-bit value in host (little-endian) order.
+        var bytes = endPoint.Address.GetAddressBytes();
+        var remote = $"{bytes[3]:X2}{bytes[2]:X2}{bytes[1]:X2}{bytes[0]:X2}:{endPoint.Port:X4}";
+        var deadline = DateTime.UtcNow + MailroomProcess.WaitTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var established = File.ReadLines("/proc/net/tcp").Skip(1)
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Any(fields => fields.Length > 3 && fields[2] == remote && fields[3] == "01");
+            if (established)
+            {
+                return;
+            }
+
+            await Task.Delay(5); // polling a kernel table, bounded by the deadline
+        }
+
+        throw new TimeoutException($"no connection to {endPoint} within {MailroomProcess.WaitTimeout.TotalSeconds} s");
     }
 
     /// <summary>
