@@ -24,7 +24,8 @@ public sealed record RemoteDeliveryOptions
 
     /// <summary>
     /// How long a destination none of whose hosts answered is skipped before it is tried again
-    /// (Postfix marks such a destination dead for minimal_backoff_time = 300s).
+    /// (Postfix marks such a destination dead for minimal_backoff_time = 300s; the host sets it to
+    /// the configured minimal backoff).
     /// </summary>
     public TimeSpan DeadDestinationTime { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -51,7 +52,7 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
     private readonly ILogger _logger;
     private readonly ILogger _clientLogger;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinationSlots = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _deadUntil = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, DeadDestination> _dead = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConnectionCache _connections;
 
     public RemoteDeliveryAgent(MxRouter router, bool viaRelayHost, IMessageStore store, RemoteDeliveryOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
@@ -76,9 +77,10 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
             return Finish(message, recipientIndexes, kind, status, null, $"x-mailroom; {route.Text}", relay: "none");
         }
 
-        if (_deadUntil.TryGetValue(route.Destination, out var until) && until > _timeProvider.GetUtcNow())
+        if (_dead.TryGetValue(route.Destination, out var dead) && dead.Until > _timeProvider.GetUtcNow())
         {
-            return Finish(message, recipientIndexes, OutcomeKind.Deferred, "4.4.1", null, $"x-mailroom; delivery temporarily suspended: {route.Destination} did not answer recently", relay: "none");
+            // As Postfix: "delivery temporarily suspended: " and the failure that suspended it, with its status.
+            return Finish(message, recipientIndexes, OutcomeKind.Deferred, dead.Status, null, $"x-mailroom; delivery temporarily suspended: {dead.Reason}", relay: "none");
         }
 
         var slots = _destinationSlots.GetOrAdd(route.Destination, _ => new SemaphoreSlim(_options.ConnectionsPerDestination));
@@ -145,21 +147,22 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
                 }
 
                 await KeepOrCloseAsync(key, session).ConfigureAwait(false);
-                _deadUntil.TryRemove(route.Destination, out _);
+                _dead.TryRemove(route.Destination, out _);
                 return ToOutcomes(message, indexes, result, host.Name, relay, suppressSuccessReport: session.Capabilities.Dsn);
             }
         }
 
+        var failure = lastFailure ?? SmtpReplyInfo.Local(451, new EnhancedStatusCode(4, 4, 1), "no host could be reached");
+        var kind = failure.IsPermanentFailure ? OutcomeKind.Failed : OutcomeKind.Deferred;
+        var status = failure.Status?.ToString() ?? (kind == OutcomeKind.Failed ? "5.0.0" : "4.0.0");
         if (lastFailure is null || lastFailure.IsLocal)
         {
             // No host could even be reached: skip the destination for a while.
-            _deadUntil[route.Destination] = _timeProvider.GetUtcNow() + _options.DeadDestinationTime;
+            _dead[route.Destination] = new DeadDestination(_timeProvider.GetUtcNow() + _options.DeadDestinationTime, kind == OutcomeKind.Failed ? "4.4.1" : status,
+                lastHost is null ? failure.Text : $"{lastHost}: {failure.Text}");
         }
 
-        var failure = lastFailure ?? SmtpReplyInfo.Local(451, new EnhancedStatusCode(4, 4, 1), "no host could be reached");
-        var kind = failure.IsPermanentFailure ? OutcomeKind.Failed : OutcomeKind.Deferred;
-        return Finish(message, indexes, kind, failure.Status?.ToString() ?? (kind == OutcomeKind.Failed ? "5.0.0" : "4.0.0"), lastHost,
-            failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
+        return Finish(message, indexes, kind, status, lastHost, failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
     }
 
     /// <summary>
@@ -248,6 +251,9 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
         };
         LogRecipient(_logger, message.Id, message.Envelope.Recipients[index].Address, relay, delay, status, detail);
     }
+
+    /// <summary>A destination none of whose hosts could be reached, skipped until <paramref name="Until"/>; the status and text of why.</summary>
+    private sealed record DeadDestination(DateTimeOffset Until, string Status, string Reason);
 
     private static string Relay(string host, IPEndPoint endPoint) => $"{host}[{endPoint.Address}]:{endPoint.Port}";
 

@@ -40,6 +40,10 @@ internal static class RemoteDeliveryWiring
             Client = client,
             RelayHostClient = relayHostClient,
             ConnectionsPerDestination = configuration.Delivery.ConnectionsPerDestination,
+
+            // Postfix throttles a dead destination for minimal_backoff_time; without this a test's
+            // (or an operator's) minimal_backoff = 1 would still leave it suspended for 5 minutes.
+            DeadDestinationTime = configuration.Delivery.MinimalBackoff,
         };
     }
 

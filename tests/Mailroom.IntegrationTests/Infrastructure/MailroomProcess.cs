@@ -8,7 +8,7 @@ namespace Mailroom.IntegrationTests.Infrastructure;
 /// The real <c>mailroom</c> executable, as a user runs it: <c>dotnet mailroom.dll serve --config FILE</c>
 /// with a configuration in a fresh temporary folder (hostname mx.example.test, data_dir inside the
 /// folder, smtp/submission/submissions on 127.0.0.1 with ports chosen by the system, local domain
-/// example.test). The ports are learnt from the "listening:" log lines. Dispose kills the process
+/// example.test; <see cref="MailroomProcessOptions"/> changes these). The ports are learnt from the "listening:" log lines. Dispose kills the process
 /// by its PID and deletes the folder.
 /// </summary>
 internal sealed partial class MailroomProcess : IAsyncDisposable
@@ -43,6 +43,9 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
 
     public int SmtpPort { get; private set; }
 
+    /// <summary>The address the listeners are bound to (127.0.0.1 unless the options chose another).</summary>
+    public System.Net.IPAddress ListenAddress { get; private set; } = System.Net.IPAddress.Loopback;
+
     public int SubmissionPort { get; private set; }
 
     public int SubmissionsPort { get; private set; }
@@ -51,34 +54,39 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration, adds the users (before the start) and starts the server.</summary>
     /// <param name="extraToml">Appended to the configuration as it is (top-level keys must come first: use tables).</param>
-    public static async Task<MailroomProcess> StartAsync(string extraToml = "", params string[] users)
+    public static Task<MailroomProcess> StartAsync(string extraToml = "", params string[] users) =>
+        StartAsync(new MailroomProcessOptions { ExtraToml = extraToml, Users = users });
+
+    /// <summary>Writes the configuration from <paramref name="options"/>, adds the users (before the start) and starts the server.</summary>
+    public static async Task<MailroomProcess> StartAsync(MailroomProcessOptions options)
     {
         var folder = Directory.CreateTempSubdirectory("mailroom-it-").FullName;
         var server = new MailroomProcess(folder);
         try
         {
+            var domains = string.Join(", ", options.LocalDomains.Select(domain => $"\"{domain}\""));
             await File.WriteAllTextAsync(server.ConfigPath, $"""
-                hostname = "{Hostname}"
+                hostname = "{options.Hostname}"
                 data_dir = "{server.DataDirectory}"
 
                 [[listen]]
                 role = "smtp"
-                address = "127.0.0.1:0"
+                address = "{options.ListenAddress}:{options.SmtpPort}"
 
                 [[listen]]
                 role = "submission"
-                address = "127.0.0.1:0"
+                address = "{options.ListenAddress}:0"
 
                 [[listen]]
                 role = "submissions"
-                address = "127.0.0.1:0"
+                address = "{options.ListenAddress}:0"
 
                 [local]
-                domains = ["{LocalDomain}"]
+                domains = [{domains}]
 
-                {extraToml}
+                {options.ExtraToml}
                 """);
-            foreach (var user in users)
+            foreach (var user in options.Users)
             {
                 await server.AddUserAsync(user);
             }
@@ -230,8 +238,10 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
         var ports = new Dictionary<string, int>();
         foreach (var role in new[] { "smtp", "submission", "submissions" })
         {
-            var line = await Log.WaitForAsync(line => ListeningLine().Match(line) is { Success: true } match && match.Groups["role"].Value == role, $"\"listening: {role} on 127.0.0.1:PORT\"", from);
-            ports[role] = int.Parse(ListeningLine().Match(line).Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var line = await Log.WaitForAsync(line => ListeningLine().Match(line) is { Success: true } match && match.Groups["role"].Value == role, $"\"listening: {role} on ADDRESS:PORT\"", from);
+            var listening = ListeningLine().Match(line);
+            ports[role] = int.Parse(listening.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            ListenAddress = System.Net.IPAddress.Parse(listening.Groups["address"].Value);
         }
 
         (SmtpPort, SubmissionPort, SubmissionsPort) = (ports["smtp"], ports["submission"], ports["submissions"]);
@@ -260,6 +270,26 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
         Log.Add($"=== test: pid {process.Id} exited with {process.ExitCode}");
     }
 
-    [GeneratedRegex(@"listening: (?<role>smtp|submission|submissions) on 127\.0\.0\.1:(?<port>\d+)$")]
+    [GeneratedRegex(@"listening: (?<role>smtp|submission|submissions) on (?<address>[0-9.]+):(?<port>\d+)$")]
     private static partial Regex ListeningLine();
+}
+
+/// <summary>How a <see cref="MailroomProcess"/> is configured; the defaults are the single server most tests use.</summary>
+internal sealed record MailroomProcessOptions
+{
+    public string Hostname { get; init; } = MailroomProcess.Hostname;
+
+    public IReadOnlyList<string> LocalDomains { get; init; } = [MailroomProcess.LocalDomain];
+
+    /// <summary>The IPv4 address every listener binds to (any 127.0.0.x works on Linux without configuration).</summary>
+    public string ListenAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The smtp listener's port; 0 lets the system choose (submission and submissions always do).</summary>
+    public int SmtpPort { get; init; }
+
+    /// <summary>Appended to the configuration as it is (use tables: top-level keys are written already).</summary>
+    public string ExtraToml { get; init; } = "";
+
+    /// <summary>Added with <c>mailroom users add</c> before the start.</summary>
+    public IReadOnlyList<string> Users { get; init; } = [];
 }

@@ -14,7 +14,7 @@ internal sealed record SmtpResponse(int Code, IReadOnlyList<string> Lines)
 
 /// <summary>
 /// A plain TCP SMTP client that sends exactly the bytes it is given (no dot-stuffing, no line-ending
-/// repair), for the tests that need byte control. Every read is bounded by a timeout. 127.0.0.1 only.
+/// repair), for the tests that need byte control. Every read is bounded by a timeout. Loopback only.
 /// </summary>
 internal sealed class RawSmtpClient : IAsyncDisposable
 {
@@ -36,13 +36,16 @@ internal sealed class RawSmtpClient : IAsyncDisposable
     public StringBuilder Transcript { get; } = new();
 
     /// <summary>Connects and reads the greeting (which must be 220).</summary>
-    public static async Task<RawSmtpClient> ConnectAsync(int port)
+    public static async Task<RawSmtpClient> ConnectAsync(int port) => await ConnectAsync(IPAddress.Loopback, port);
+
+    /// <summary>Connects to another loopback address (127.0.0.x) and reads the greeting (which must be 220).</summary>
+    public static async Task<RawSmtpClient> ConnectAsync(IPAddress address, int port)
     {
         var tcp = new TcpClient(AddressFamily.InterNetwork) { NoDelay = true };
         try
         {
             using var cancellation = new CancellationTokenSource(ReadTimeout);
-            await tcp.ConnectAsync(IPAddress.Loopback, port, cancellation.Token);
+            await tcp.ConnectAsync(address, port, cancellation.Token);
             var client = new RawSmtpClient(tcp);
             await client.ExpectAsync(220);
             return client;
