@@ -23,6 +23,8 @@ internal static class CommandLine
           users add ADDRESS [--password-stdin] add a user or change a password
           users remove ADDRESS                remove a user
           users list                          list the users
+          dkim keygen --domain D --selector S [--algorithm rsa|ed25519]
+                                              make a DKIM key, print its DNS record
           version                             print the version
           help                                print this text
 
@@ -40,6 +42,11 @@ internal static class CommandLine
         Func<string, string?>? promptPassword = null,
         CancellationToken cancellationToken = default)
     {
+        if (args is ["dkim", ..])
+        {
+            return await DkimCommand.RunAsync(args[1..], stdout, stderr, cancellationToken);
+        }
+
         var words = new List<string>();
         string? configPath = null;
         var passwordStdin = false;
