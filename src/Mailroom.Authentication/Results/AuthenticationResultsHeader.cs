@@ -46,6 +46,52 @@ public static class AuthenticationResultsHeader
         return text.ToString();
     }
 
+    /// <summary>
+    /// Our one header for a message: iprev, spf, dkim (one resinfo per signature, "dkim=none" when
+    /// unsigned) and dmarc, in that order, each only when it was checked.
+    /// </summary>
+    public static string Compose(
+        string authservId,
+        AuthenticationResult? iprev,
+        Spf.SpfCheckResult? spf,
+        IReadOnlyList<Dkim.DkimSignatureResult>? dkim,
+        Dmarc.DmarcCheckResult? dmarc)
+    {
+        var results = new List<AuthenticationResult>();
+        if (iprev is not null)
+        {
+            results.Add(iprev);
+        }
+
+        if (spf is not null)
+        {
+            results.Add(Spf.SpfHeaders.ToAuthenticationResult(spf));
+        }
+
+        if (dkim is not null)
+        {
+            results.AddRange(dkim.Count == 0 ? [Dkim.DkimVerification.NoSignature.ToAuthenticationResult()] : dkim.Select(d => d.ToAuthenticationResult()));
+        }
+
+        if (dmarc is not null)
+        {
+            results.Add(dmarc.ToAuthenticationResult());
+        }
+
+        return Format(authservId, results);
+    }
+
+    /// <summary>
+    /// iprev (RFC 8601 §3): the result computed elsewhere (pass, fail, temperror, permerror) with the
+    /// client address as policy.iprev and the verified name as a comment.
+    /// </summary>
+    public static AuthenticationResult Iprev(string result, System.Net.IPAddress client, string? name) =>
+        new("iprev", result)
+        {
+            Comment = name,
+            Properties = [new AuthenticationProperty("policy", "iprev", client.ToString())],
+        };
+
     /// <summary>The whole header field, "Authentication-Results: ..." with CRLF.</summary>
     public static string Format(string authservId, IEnumerable<AuthenticationResult> results) =>
         $"{Name}: {FormatValue(authservId, results)}\r\n";

@@ -38,7 +38,7 @@ public sealed class DkimVerificationTests
             ed => Assert.Equal(new DkimSignatureResult(DkimResult.Pass, "football.example.com", "brisbane") { Identity = "@football.example.com", Algorithm = "ed25519-sha256", KeyBits = 256, SignaturePrefix = ed.SignaturePrefix }, ed),
             rsa => Assert.Equal(new DkimSignatureResult(DkimResult.Pass, "football.example.com", "test") { Identity = "@football.example.com", Algorithm = "rsa-sha256", KeyBits = 1024, SignaturePrefix = rsa.SignaturePrefix }, rsa));
         Assert.Equal("dkim=pass (256-bit key) header.d=football.example.com header.i=@football.example.com header.s=brisbane header.a=ed25519-sha256 header.b=\"" + results[0].SignaturePrefix + "\"",
-            Results.AuthenticationResultsHeader.FormatValue("x", [results[0].ToAuthenticationResult()])["x;\r\n\t".Length..]);
+            Mailroom.Authentication.Results.AuthenticationResultsHeader.FormatValue("x", [results[0].ToAuthenticationResult()])["x;\r\n\t".Length..]);
     }
 
     [Fact]
