@@ -74,6 +74,46 @@ public sealed class DkimVerificationTests
     }
 
     [Fact]
+    public async Task ExpiryIsJudgedOnTheInjectedClock()
+    {
+        var key = DkimKeyGenerator.Generate(DkimKeyAlgorithm.Ed25519);
+        using var pem = new MemoryStream(System.Text.Encoding.ASCII.GetBytes(key.PrivateKeyPem));
+        var signer = new MimeKit.Cryptography.DkimSigner(pem, "example.com", "x1", MimeKit.Cryptography.DkimSignatureAlgorithm.Ed25519Sha256)
+        {
+            SignaturesExpireAfter = TimeSpan.FromHours(1),
+        };
+        var message = new MimeKit.MimeMessage();
+        message.From.Add(new MimeKit.MailboxAddress("", "a@example.com"));
+        message.Body = new MimeKit.TextPart("plain") { Text = "hello\n" };
+        signer.Sign(message, [MimeKit.HeaderId.From]);
+        using var bytes = new MemoryStream();
+        message.WriteTo(bytes);
+        var zone = new ZoneResolver().AddTxt("x1._domainkey.example.com", key.KeyRecord);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+
+        var before = await new DkimVerification(zone, clock).VerifyAsync(bytes.ToArray(), CancellationToken.None);
+        clock.Advance(TimeSpan.FromHours(2));
+        var after = await new DkimVerification(zone, clock).VerifyAsync(bytes.ToArray(), CancellationToken.None);
+
+        Assert.Equal(DkimResult.Pass, before.Single().Result);
+        Assert.Equal((DkimResult.PermError, "signature expired (x=)"), (after.Single().Result, after.Single().Reason));
+    }
+
+    [Fact]
+    public async Task LengthTagThatLeavesBodyUnsignedFails()
+    {
+        // l=10 added to the RFC 8463 signatures: the relaxed body is longer, so neither may pass.
+        var message = TestData.Text("dkim", "rfc8463-example", "rfc8463-signed-message.eml")
+            .Replace("c=relaxed/relaxed;", "c=relaxed/relaxed; l=10;", StringComparison.Ordinal);
+
+        var results = await new DkimVerification(Rfc8463Zone(), s_now).VerifyAsync(System.Text.Encoding.UTF8.GetBytes(message), CancellationToken.None);
+
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal(DkimResult.Fail, r.Result));
+        Assert.All(results, r => Assert.StartsWith("l= covers only 10 of ", r.Reason, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UnsignedMessageHasNoResults()
     {
         var results = await new DkimVerification(new ZoneResolver(), s_now).VerifyAsync(TestData.Bytes("dkim", "rfc8463-example", "unsigned-message.eml"), CancellationToken.None);
