@@ -26,6 +26,8 @@ internal static class CommandLine
           sendmail [-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...]
                                               send a message read on standard input
                                               through the running server (sendmail(8))
+          dkim keygen --domain D --selector S [--algorithm rsa|ed25519]
+                                              make a DKIM key, print its DNS record
           version                             print the version
           help                                print this text
 
@@ -47,6 +49,11 @@ internal static class CommandLine
         {
             // sendmail's own option syntax (-t, -f addr, -oi, ...): parsed by the command itself.
             return await SendmailCommand.RunAsync(args[1..], stdin, stdout, stderr, cancellationToken);
+        }
+
+        if (args is ["dkim", ..])
+        {
+            return await DkimCommand.RunAsync(args[1..], stdout, stderr, cancellationToken);
         }
 
         var words = new List<string>();
