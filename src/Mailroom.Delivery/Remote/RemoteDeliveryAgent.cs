@@ -135,11 +135,11 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
 
                 var result = await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
                 var relay = Relay(host.Name, endPoint);
-                if (IsSessionFailure(result))
+                if (result.TransactionFailure is { IsTransientFailure: true })
                 {
                     // Nothing was decided for any recipient (the connection broke, MAIL was refused
                     // with 4xx): the next host may do better.
-                    lastFailure = result.Recipients[0].Reply;
+                    lastFailure = result.TransactionFailure;
                     lastHost = relay;
                     LogHostFailed(_logger, message.Id, relay, lastFailure.ToString());
                     await session.DisposeAsync().ConfigureAwait(false);
@@ -163,21 +163,6 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
         }
 
         return Finish(message, indexes, kind, status, lastHost, failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
-    }
-
-    /// <summary>
-    /// True when the transaction failed as a whole, temporarily (the connection broke, or MAIL or
-    /// DATA was refused with 4xx: one reply for everyone), so that another host should be tried.
-    /// </summary>
-    private static bool IsSessionFailure(TransactionResult result)
-    {
-        if (result.Recipients.Count == 0 || result.Recipients.Any(r => r.Outcome != DeliveryOutcome.Deferred))
-        {
-            return false;
-        }
-
-        var first = result.Recipients[0].Reply.ToString();
-        return result.Recipients.All(r => r.Reply.ToString() == first);
     }
 
     private async Task KeepOrCloseAsync(ConnectionKey key, SmtpClientSession session)

@@ -53,6 +53,10 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     }
 
     /// <summary>What the server announced in its (last) EHLO reply.</summary>
+    // The reply that failed the current transaction as a whole (MAIL, DATA, the final dot, a lost
+    // connection), as opposed to a refused recipient; reset by each SendAsync.
+    private SmtpReplyInfo? _transactionFailure;
+
     public EhloCapabilities Capabilities { get; private set; } = EhloCapabilities.None;
 
     /// <summary>How the connection is encrypted; null for plaintext.</summary>
@@ -173,6 +177,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         var replies = new SmtpReplyInfo?[recipients.Count];
         var accepted = new bool[recipients.Count];
         SmtpReplyInfo? dataReply = null;
+        _transactionFailure = null;
         try
         {
             dataReply = await TransactAsync(message, MailCommand(message, needsUtf8, convert), replies, accepted, convert, cancellationToken).ConfigureAwait(false);
@@ -181,6 +186,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         {
             _broken = true;
             var failure = FailureFor(e);
+            _transactionFailure = failure;
             LogTransactionFailed(_logger, _serverName, _endPoint.Address, _endPoint.Port, failure.ToString());
             for (var i = 0; i < replies.Length; i++)
             {
@@ -203,7 +209,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             results[i] = new RecipientResult(recipients[i].Address, accepted[i], replies[i] ?? ConnectionLost);
         }
 
-        return new TransactionResult(results, dataReply);
+        return new TransactionResult(results, dataReply) { TransactionFailure = _transactionFailure };
     }
 
     /// <summary>RSET (RFC 5321 §4.1.1.5), to use the connection for the next message. False when the connection is not usable.</summary>
@@ -504,6 +510,11 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             WriteCommand("DATA");
             await FlushAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
             mailReply = await ReadReplyAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            if (!mailReply.IsPositive)
+            {
+                _transactionFailure = mailReply;
+            }
+
             for (var i = 0; i < recipients.Count; i++)
             {
                 var reply = await ReadReplyAsync(_options.RcptTimeout, cancellationToken).ConfigureAwait(false);
@@ -531,6 +542,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             mailReply = await CommandAsync(mailCommand, _options.MailTimeout, cancellationToken).ConfigureAwait(false);
             if (!mailReply.IsPositive)
             {
+                _transactionFailure = mailReply;
                 Array.Fill(replies, mailReply);
                 await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
                 return null;
@@ -553,6 +565,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
 
         if (dataInitReply.Code != 354)
         {
+            _transactionFailure = dataInitReply;
             Apply(dataInitReply, replies, accepted);
             await ResetAfterFailureAsync(cancellationToken).ConfigureAwait(false);
             return dataInitReply;
@@ -573,6 +586,11 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
 
         await data.CompleteAsync(cancellationToken).ConfigureAwait(false);
         var final = await ReadReplyAsync(_options.DataDoneTimeout, cancellationToken).ConfigureAwait(false);
+        if (!final.IsPositive)
+        {
+            _transactionFailure = final;
+        }
+
         Apply(final, replies, accepted);
         return final;
     }

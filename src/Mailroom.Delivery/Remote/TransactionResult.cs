@@ -54,4 +54,12 @@ public sealed record RecipientResult(string Address, bool Accepted, SmtpReplyInf
 /// <summary>The outcome of one mail transaction: one result per recipient, in the message's order.</summary>
 /// <param name="Recipients">One result per recipient of the message.</param>
 /// <param name="DataReply">The final reply to the data (after the dot, or a refused DATA); null when the data was never sent.</param>
-public sealed record TransactionResult(IReadOnlyList<RecipientResult> Recipients, SmtpReplyInfo? DataReply);
+public sealed record TransactionResult(IReadOnlyList<RecipientResult> Recipients, SmtpReplyInfo? DataReply)
+{
+    /// <summary>
+    /// The reply that failed the transaction as a whole: MAIL or DATA refused, a failure after the
+    /// final dot, or a lost connection (a local reply). Null when only recipients were refused.
+    /// A temporary one sends the message on to the next MX host (RFC 5321 §5.1); a refused RCPT does not.
+    /// </summary>
+    public SmtpReplyInfo? TransactionFailure { get; init; }
+}

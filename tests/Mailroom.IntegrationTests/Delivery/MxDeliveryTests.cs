@@ -326,7 +326,7 @@ public sealed class MxDeliveryTests(MxDeliveryFixture fixture) : IClassFixture<M
     /// to RCPT is that recipient's answer (greylisting, a full mailbox) and defers it, as Postfix's
     /// smtp(8) does, instead of handing the message to a backup MX.
     /// </summary>
-    [Fact(Skip = "Bug: RemoteDeliveryAgent.IsSessionFailure takes a 4xx RCPT reply shared by every recipient (one recipient, or identical texts) for a failure of the whole session and hands the message to the next MX; the message goes to the backup")]
+    [Fact]
     public async Task A4xxToRcptDefersTheRecipientWithoutTryingTheBackupMx()
     {
         const string To = "someone@greylist.test";
