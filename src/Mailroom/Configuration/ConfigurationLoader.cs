@@ -160,17 +160,23 @@ internal static partial class ConfigurationLoader
                         // ConfigurationLoader.Policy.cs
                         configuration = configuration with { Policy = Policy(table) };
                         break;
+                    case "dkim":
+                        configuration = configuration with { DkimKeys = DkimKeys(entry) };
+                        break;
+                    case "authentication" when Table(entry, entry.Key) is { } table:
+                        configuration = configuration with { Authentication = Authentication(table) };
+                        break;
                     case "auth" when Table(entry, entry.Key) is { } table:
                         configuration = Auth(table, configuration);
                         break;
                     case "senders" when Table(entry, entry.Key) is { } table:
                         configuration = configuration with { SenderAddresses = Senders(table) };
                         break;
-                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes" or "policy" or "auth" or "senders":
+                    case "tls" or "dns" or "local" or "aliases" or "relay" or "smtp" or "limits" or "delivery" or "routes" or "policy" or "auth" or "senders" or "authentication":
                         // Not a table: Table() reported it.
                         break;
                     default:
-                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes", "policy", "auth", "senders"]);
+                        Unknown(entry, entry.Key, ["hostname", "data_dir", "listen", "tls", "dns", "local", "aliases", "relay", "smtp", "limits", "delivery", "routes", "policy", "auth", "senders", "dkim", "authentication"]);
                         break;
                 }
             }

@@ -1,5 +1,7 @@
 using System.Net;
+using Mailroom.Authentication.Dkim;
 using Mailroom.Delivery.Routing;
+using Mailroom.Server.Cleanup;
 using Mailroom.Protocol;
 using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
@@ -107,6 +109,12 @@ internal sealed record MailroomConfiguration
     /// <summary>[auth]: the brute-force guard; the defaults and their sources are in <see cref="Server.Sasl.AuthenticationLimits"/>.</summary>
     public Server.Sasl.AuthenticationLimits AuthenticationLimits { get; init; } = new();
 
+    /// <summary>[[dkim]]: the keys our own mail is signed with.</summary>
+    public IReadOnlyList<DkimSigningKey> DkimKeys { get; init; } = [];
+
+    /// <summary>[authentication]: SPF, DKIM and DMARC checks of inbound mail.</summary>
+    public AuthenticationConfiguration Authentication { get; init; } = new();
+
     /// <summary>{data_dir}/users.</summary>
     public string UsersFile => Path.Combine(DataDirectory, "users");
 }
@@ -140,4 +148,17 @@ internal sealed record DeliveryConfiguration
 
     /// <summary>The longest wait between attempts: 4 h (Postfix 4000 s, Exim's default rule 6 h).</summary>
     public TimeSpan MaximalBackoff { get; init; } = TimeSpan.FromHours(4);
+}
+
+/// <summary>[authentication]: how inbound mail on the smtp listeners is checked (issue 6).</summary>
+internal sealed record AuthenticationConfiguration
+{
+    /// <summary>What an SPF Fail does: reject (550 5.7.23, the default), mark (headers only) or off.</summary>
+    public SpfFailAction SpfFail { get; init; } = SpfFailAction.Reject;
+
+    /// <summary>Verify DKIM and apply DMARC policies (reject, quarantine into .Junk).</summary>
+    public bool VerifyInbound { get; init; } = true;
+
+    /// <summary>A newer Public Suffix List than the one shipped (publicsuffix.org/list/public_suffix_list.dat).</summary>
+    public string? PublicSuffixList { get; init; }
 }
