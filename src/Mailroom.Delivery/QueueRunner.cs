@@ -277,18 +277,27 @@ public sealed partial class QueueRunner : BackgroundService
             }
         }
 
+        // When this attempt leaves every recipient final and no report can follow, the store may let
+        // the durable removal stand for the record (CompleteAsync): a crash before it re-sends at
+        // most, exactly as a crash before RecordAsync would. With a report due, or recipients left,
+        // the outcomes are recorded first, so a crash never sends a report twice nor a delivered
+        // recipient again.
+        var stillPending = CountPending(message, final);
+        if (final.Count > 0 && stillPending == 0 && !ReportMayBeDue(message, final))
+        {
+            await _store.CompleteAsync(message.Id, Updates(final), cancellationToken).ConfigureAwait(false);
+            LogRemoved(_logger, message.Id);
+            return null;
+        }
+
         if (final.Count > 0)
         {
-            await _store.RecordAsync(
-                message.Id,
-                [.. final.Select(o => new RecipientUpdate(o.Index, o.Kind == OutcomeKind.Delivered ? RecipientStatus.Delivered : RecipientStatus.Failed, o.Diagnostic))],
-                cancellationToken).ConfigureAwait(false);
+            await _store.RecordAsync(message.Id, Updates(final), cancellationToken).ConfigureAwait(false);
         }
 
         await ReportAsync(message, final.Where(o => o.Kind == OutcomeKind.Failed), DsnAction.Failed, null, now, cancellationToken).ConfigureAwait(false);
         await ReportAsync(message, final.Where(o => o.Kind == OutcomeKind.Delivered && o.SuccessReportDue), DsnAction.Delivered, null, now, cancellationToken).ConfigureAwait(false);
 
-        var stillPending = CountPending(message, final);
         if (stillPending == 0)
         {
             await _store.RemoveAsync(message.Id, cancellationToken).ConfigureAwait(false);
@@ -317,6 +326,40 @@ public sealed partial class QueueRunner : BackgroundService
         await _store.ScheduleAsync(message.Id, new DeliverySchedule(attempts, now + wait, delayNotified), cancellationToken).ConfigureAwait(false);
         LogDeferred(_logger, message.Id, stillPending, wait);
         return wait;
+    }
+
+    private static RecipientUpdate[] Updates(List<RecipientOutcome> final)
+    {
+        var updates = new RecipientUpdate[final.Count];
+        for (var i = 0; i < updates.Length; i++)
+        {
+            var outcome = final[i];
+            updates[i] = new RecipientUpdate(outcome.Index, outcome.Kind == OutcomeKind.Delivered ? RecipientStatus.Delivered : RecipientStatus.Failed, outcome.Diagnostic);
+        }
+
+        return updates;
+    }
+
+    /// <summary>Whether <see cref="ReportAsync"/> could send a report for these outcomes (it also needs a known sender).</summary>
+    private static bool ReportMayBeDue(QueuedMessage message, List<RecipientOutcome> final)
+    {
+        if (message.Envelope.ReversePath.Length == 0)
+        {
+            return false; // never a report to the null sender
+        }
+
+        foreach (var outcome in final)
+        {
+            var recipient = message.Envelope.Recipients[outcome.Index];
+            if (outcome.Kind == OutcomeKind.Failed
+                ? DeliveryStatusNotification.Wants(recipient, DsnAction.Failed)
+                : outcome.SuccessReportDue && DeliveryStatusNotification.Wants(recipient, DsnAction.Delivered))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static int CountPending(QueuedMessage message, List<RecipientOutcome> final)

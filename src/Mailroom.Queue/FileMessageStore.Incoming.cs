@@ -31,8 +31,9 @@ public sealed partial class FileMessageStore
         public override Stream Content { get; }
 
         /// <summary>
-        /// fsync the file, rename it into <c>active/</c>, fsync <c>active/</c> (shared with the
-        /// commits waiting at the same time). Cancellation is honoured up to the rename; after it
+        /// Make the file durable, rename it into <c>active/</c>, make the name durable; with syncfs
+        /// both syncs are shared with the commits waiting at the same time, otherwise the file is
+        /// fsynced by the caller and the folder's fsync is shared. Cancellation is honoured up to the rename; after it
         /// the commit runs to its end, so that a cancelled commit never leaves a message the
         /// client was told failed but that is in the queue anyway.
         /// </summary>
@@ -46,7 +47,9 @@ public sealed partial class FileMessageStore
 
             cancellationToken.ThrowIfCancellationRequested();
             await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            _file.Flush(flushToDisk: true);
+
+            // The content is durable before the file gets its name in active/: a message there is always whole.
+            await _store.MakeContentDurableAsync(_file).ConfigureAwait(false);
             long contentLength = _file.Length - _headerLength;
             await _file.DisposeAsync().ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -54,7 +57,7 @@ public sealed partial class FileMessageStore
             File.Move(_incomingPath, _activePath, overwrite: false);
             try
             {
-                await _store._activeSync.SyncAsync().ConfigureAwait(false);
+                await _store.MakeNamesDurableAsync().ConfigureAwait(false);
             }
             catch (Exception e)
             {

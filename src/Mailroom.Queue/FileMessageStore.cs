@@ -30,6 +30,9 @@ public sealed partial class FileMessageStore : IMessageStore
     private readonly string _corrupt;
     private readonly QueueIdGenerator _idGenerator;
     private readonly GroupCommitter _activeSync;
+
+    // Linux: syncfs of the spool's file system, group-committed (README: "Durability"); null elsewhere.
+    private GroupCommitter? _spoolSync;
     private readonly ILogger<FileMessageStore> _logger;
 
     // Serialises reading, recording and removing of one message (striped by queue ID), so a reader
@@ -47,7 +50,7 @@ public sealed partial class FileMessageStore : IMessageStore
         _active = Path.Combine(_spool, "active");
         _corrupt = Path.Combine(_spool, "corrupt");
         _idGenerator = new QueueIdGenerator(timeProvider);
-        _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active));
+        _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active), "mailroom-dirsync");
         _logger = logger;
         _locks = new SemaphoreSlim[LockStripes];
         for (int i = 0; i < _locks.Length; i++)
@@ -72,6 +75,10 @@ public sealed partial class FileMessageStore : IMessageStore
         CreatePrivateDirectory(_active, enforceMode: true);
         CreatePrivateDirectory(_corrupt, enforceMode: true);
         DirectorySync.Sync(_spool);
+        if (_spoolSync is null && FileSystemSync.TryOpen(_spool) is { } fileSystem)
+        {
+            _spoolSync = new GroupCommitter(fileSystem.Sync, "mailroom-syncfs");
+        }
 
         foreach (string path in Directory.EnumerateFiles(_incoming))
         {
@@ -274,12 +281,16 @@ public sealed partial class FileMessageStore : IMessageStore
                 await CutTornAppendAsync(file, cancellationToken).ConfigureAwait(false);
                 file.Seek(0, SeekOrigin.End);
                 await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true);
+                if (_spoolSync is null)
+                {
+                    file.Flush(flushToDisk: true);
+                }
             }
 
-            if (created)
+            // With syncfs one shared sync covers the appended records and, when the file is new, its name.
+            if (_spoolSync is not null || created)
             {
-                await _activeSync.SyncAsync().ConfigureAwait(false);
+                await MakeNamesDurableAsync().ConfigureAwait(false);
             }
         }
         finally
@@ -307,7 +318,7 @@ public sealed partial class FileMessageStore : IMessageStore
                 File.Delete(messagePath);
 
                 // Not cancellable from here on: the message is gone, its state must follow.
-                await _activeSync.SyncAsync().ConfigureAwait(false);
+                await MakeNamesDurableAsync().ConfigureAwait(false);
                 Log.Removed(_logger, id);
             }
 
@@ -318,6 +329,16 @@ public sealed partial class FileMessageStore : IMessageStore
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Removes the message without appending its last records: the removal, made durable, is the
+    /// record (README: "Durability", step 7).
+    /// </summary>
+    public ValueTask CompleteAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        return RemoveAsync(id, cancellationToken);
     }
 
     /// <summary>Writes {id}.schedule by rename (atomic), without fsync: a lost schedule means an earlier retry, never a lost message.</summary>
@@ -438,6 +459,24 @@ public sealed partial class FileMessageStore : IMessageStore
         await file.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
         file.SetLength(QueueFile.CompleteLength(content));
     }
+
+    /// <summary>
+    /// Makes the bytes written to <paramref name="file"/> (already flushed to the system) durable:
+    /// with syncfs, waits for a shared sync that started after this call; otherwise fsyncs the file.
+    /// </summary>
+    private Task MakeContentDurableAsync(FileStream file)
+    {
+        if (_spoolSync is not null)
+        {
+            return _spoolSync.SyncAsync();
+        }
+
+        file.Flush(flushToDisk: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Makes the names created, renamed or unlinked in <c>active/</c> before this call durable (shared sync).</summary>
+    private Task MakeNamesDurableAsync() => (_spoolSync ?? _activeSync).SyncAsync();
 
     /// <summary>Called when a commit failed after its rename: takes the message out of the queue again (best effort).</summary>
     private void Withdraw(QueueId id, string activePath, Exception error)

@@ -1,46 +1,70 @@
 namespace Mailroom.Queue;
 
 /// <summary>
-/// Group commit for one directory's fsync: many commits that wait at once share one sync.
+/// Group commit: many callers that wait at once share one sync (a directory fsync, or a syncfs of
+/// the spool's file system). The syncs run on a dedicated thread, never on the thread pool that
+/// serves the sessions: a sync blocks for milliseconds, and a pool thread held that long starves
+/// the sessions (the pool grows only slowly).
 /// </summary>
 /// <remarks>
-/// The rule that keeps it correct: a caller has finished its rename (or unlink, or file creation)
-/// before it calls <see cref="SyncAsync"/>, and its task completes only after a sync that
+/// The rule that keeps it correct: a caller has finished its write, rename, unlink or file
+/// creation before it calls <see cref="SyncAsync"/>, and its task completes only after a sync that
 /// <em>started</em> after that call. So a caller that arrives while a sync runs does not join it
-/// (the running sync may have read the directory before the caller's rename); it waits for the
-/// next sync, which starts as soon as the running one ends and covers every caller that arrived
-/// meanwhile. At most one sync runs at a time, and at most one more is pending.
+/// (the running sync may have passed the caller's data already); it waits for the next sync, which
+/// starts as soon as the running one ends and covers every caller that arrived meanwhile. At most
+/// one sync runs at a time, and at most one more batch is pending. The thread ends after a few
+/// seconds without callers and starts again with the next one.
 /// </remarks>
-internal sealed class GroupCommitter(Action sync)
+internal sealed class GroupCommitter(Action sync, string threadName = "mailroom-sync")
 {
-    private readonly Lock _lock = new();
-    private TaskCompletionSource? _running;
+    // Bounded idle wait (not a sleep): the thread leaves when nothing arrived for this long.
+    private const int IdleMilliseconds = 5000;
+
+    private readonly object _gate = new();
     private TaskCompletionSource? _next;
+    private bool _threadRunning;
 
     /// <summary>Completes after a sync that started after this call; faults with the sync's exception (e.g. an IOException).</summary>
     public Task SyncAsync()
     {
-        TaskCompletionSource batch;
-        lock (_lock)
+        lock (_gate)
         {
-            if (_running is not null)
+            var next = _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_threadRunning)
             {
-                _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                return _next.Task;
+                Monitor.Pulse(_gate);
+            }
+            else
+            {
+                _threadRunning = true;
+                new Thread(Run) { IsBackground = true, Name = threadName }.Start();
             }
 
-            _running = batch = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return next.Task;
         }
-
-        // fsync blocks; run the batches on a pool thread so the caller's thread is not held.
-        _ = Task.Run(() => RunBatches(batch));
-        return batch.Task;
     }
 
-    private void RunBatches(TaskCompletionSource batch)
+    private void Run()
     {
         while (true)
         {
+            TaskCompletionSource batch;
+            lock (_gate)
+            {
+                while (_next is null)
+                {
+                    if (!Monitor.Wait(_gate, IdleMilliseconds) && _next is null)
+                    {
+                        _threadRunning = false;
+                        return;
+                    }
+                }
+
+                // Taken before the sync starts: every caller in this batch called before it.
+                batch = _next;
+                _next = null;
+            }
+
             try
             {
                 sync();
@@ -49,18 +73,6 @@ internal sealed class GroupCommitter(Action sync)
             catch (Exception e)
             {
                 batch.SetException(e);
-            }
-
-            lock (_lock)
-            {
-                if (_next is null)
-                {
-                    _running = null;
-                    return;
-                }
-
-                _running = batch = _next;
-                _next = null;
             }
         }
     }

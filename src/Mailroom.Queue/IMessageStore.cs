@@ -35,6 +35,18 @@ public interface IMessageStore
 
     /// <summary>Removes a message whose recipients are all final.</summary>
     ValueTask RemoveAsync(QueueId id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The last step of a message whose remaining recipients all became final in one attempt, with
+    /// no report to send: records <paramref name="updates"/> and removes the message. A store may
+    /// let the durable removal stand for the record (a crash before it is durable re-sends, exactly
+    /// as a crash before <see cref="RecordAsync"/> would); this default records, then removes.
+    /// </summary>
+    async ValueTask CompleteAsync(QueueId id, IReadOnlyList<RecipientUpdate> updates, CancellationToken cancellationToken)
+    {
+        await RecordAsync(id, updates, cancellationToken).ConfigureAwait(false);
+        await RemoveAsync(id, cancellationToken).ConfigureAwait(false);
+    }
 }
 
 /// <summary>A final outcome for the recipient at <paramref name="Index"/> of the envelope.</summary>

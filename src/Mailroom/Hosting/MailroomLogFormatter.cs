@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
@@ -12,6 +14,9 @@ internal sealed class MailroomLogFormatter() : ConsoleFormatter(Name)
 {
     public new const string Name = "mailroom";
 
+    // Category names are few and fixed (one per logger type): shortened once, then looked up.
+    private static readonly ConcurrentDictionary<string, string> s_categories = new(StringComparer.Ordinal);
+
     public override void Write<TState>(in LogEntry<TState> logEntry, IExternalScopeProvider? scopeProvider, TextWriter textWriter)
     {
         var message = logEntry.Formatter(logEntry.State, logEntry.Exception);
@@ -20,12 +25,19 @@ internal sealed class MailroomLogFormatter() : ConsoleFormatter(Name)
             return;
         }
 
-        textWriter.Write(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z' ", System.Globalization.CultureInfo.InvariantCulture));
+        // The timestamp is formatted into the stack: no string, no culture lookup per line.
+        Span<char> stamp = stackalloc char[32];
+        DateTime now = DateTime.UtcNow;
+        if (now.TryFormat(stamp, out int written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ", CultureInfo.InvariantCulture))
+        {
+            textWriter.Write(stamp[..written]);
+        }
+
         textWriter.Write(Level(logEntry.LogLevel));
         textWriter.Write(' ');
-        textWriter.Write(ShortCategory(logEntry.Category));
+        textWriter.Write(s_categories.GetOrAdd(logEntry.Category, ShortCategory));
         textWriter.Write(": ");
-        textWriter.Write(message?.ReplaceLineEndings(" "));
+        textWriter.Write(message?.ReplaceLineEndings(" ")); // the same string when it has no line end
         if (logEntry.Exception is not null)
         {
             textWriter.Write(" exception: ");

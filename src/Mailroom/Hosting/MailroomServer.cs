@@ -14,6 +14,7 @@ using Mailroom.Server.Users;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -59,6 +60,10 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             .AddConsoleFormatter<MailroomLogFormatter, ConsoleFormatterOptions>()
             .SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning);
+
+        // MAILROOM_Logging__LogLevel__Default=Warning (the .NET names, with our prefix) overrides the levels above.
+        builder.Configuration.AddEnvironmentVariables("MAILROOM_");
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         builder.Services.Configure<ConsoleLoggerOptions>(_ => { });
         if (!ReferenceEquals(logOutput, Console.Out))
         {

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Mailroom.Benchmarks.CommandPathBenchmarks).Assembly).Run(args);
