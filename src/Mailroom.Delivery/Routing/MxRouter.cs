@@ -17,6 +17,7 @@ public sealed partial class MxRouter
     private readonly ILogger _logger;
     private readonly string _hostname;
     private readonly HashSet<IPAddress> _localAddresses;
+    private readonly HashSet<int>? _localPorts;
     private readonly int _defaultPort;
     private readonly NextHop? _relayHost;
     private readonly Dictionary<string, NextHop> _routes;
@@ -39,6 +40,7 @@ public sealed partial class MxRouter
         _logger = logger;
         _hostname = Normalize(options.Hostname ?? "");
         _localAddresses = [.. options.LocalAddresses.Select(Canonical)];
+        _localPorts = options.LocalPorts is null ? null : [.. options.LocalPorts];
         _defaultPort = options.DefaultPort;
         _relayHost = options.RelayHost;
         _routes = new Dictionary<string, NextHop>(StringComparer.OrdinalIgnoreCase);
@@ -195,7 +197,7 @@ public sealed partial class MxRouter
             {
                 case DnsStatus.Ok:
                     // …then by address: a host with one of our addresses is us.
-                    if (answer.Records.Any(a => _localAddresses.Contains(Canonical(a))))
+                    if (answer.Records.Any(a => IsUs(a, port)))
                     {
                         self = self is null || preference < self ? preference : self;
                         continue;
@@ -229,7 +231,7 @@ public sealed partial class MxRouter
                 continue;
             }
 
-            if (candidate.Addresses.Any(a => _localAddresses.Contains(Canonical(a))))
+            if (candidate.Addresses.Any(a => IsUs(a, port)))
             {
                 // Only a literal reaches here with one of our addresses: the next hop is us.
                 self = candidate.Preference;
@@ -262,6 +264,13 @@ public sealed partial class MxRouter
 
         return Route.Permanent(destination, RouteCodes.UnableToRoute, "Unable to route");
     }
+
+    /// <summary>
+    /// Whether address:port is where we receive mail: one of our addresses, on one of our ports
+    /// (when they are known; a next hop on another port of our address is another server).
+    /// </summary>
+    private bool IsUs(IPAddress address, int port) =>
+        _localAddresses.Contains(Canonical(address)) && (_localPorts is null || _localPorts.Contains(port));
 
     /// <summary>Lowercase, without the trailing dot.</summary>
     private static string Normalize(string name)

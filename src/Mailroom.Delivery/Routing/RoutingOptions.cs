@@ -18,6 +18,13 @@ public sealed class RoutingOptions
     /// </summary>
     public IReadOnlyCollection<IPAddress> LocalAddresses { get; set; } = [];
 
+    /// <summary>
+    /// The ports this server receives mail on, with <see cref="LocalAddresses"/>: a next hop on one of
+    /// our addresses but another port is another server (a test sink, a content filter). Null: every
+    /// port of our addresses is us.
+    /// </summary>
+    public IReadOnlyCollection<int>? LocalPorts { get; set; }
+
     /// <summary>The port for a next hop that names none, and for MX hosts. 25: the "smtp" port (RFC 5321 §4.5.4.2, IANA 25/tcp).</summary>
     public int DefaultPort { get; set; } = NextHop.SmtpPort;
 

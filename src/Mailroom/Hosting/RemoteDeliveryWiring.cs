@@ -13,6 +13,7 @@ internal static class RemoteDeliveryWiring
     {
         Hostname = configuration.Hostname,
         LocalAddresses = LocalAddresses(configuration),
+        LocalPorts = [.. configuration.Listeners.Select(listener => listener.Address.Port).Distinct()],
         DefaultPort = configuration.Delivery.RemotePort,
         RelayHost = configuration.Delivery.RelayHost,
         Routes = configuration.Routes,

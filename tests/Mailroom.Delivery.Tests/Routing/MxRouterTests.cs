@@ -256,6 +256,26 @@ public sealed class MxRouterTests
     }
 
     [Fact]
+    public async Task OurAddressOnAPortWeDoNotListenOnIsAnotherServer()
+    {
+        // We listen on 192.0.2.25:2500; a route to [192.0.2.25]:2626 (a content filter, a test sink) is not us.
+        Route other = await Router(new FakeDnsResolver(), o =>
+        {
+            o.LocalPorts = [2500];
+            o.RelayHost = NextHop.Parse("[192.0.2.25]:2626");
+        }).RouteAsync("example.test", CancellationToken.None);
+        Route self = await Router(new FakeDnsResolver(), o =>
+        {
+            o.LocalPorts = [2500];
+            o.RelayHost = NextHop.Parse("[192.0.2.25]:2500");
+        }).RouteAsync("example.test", CancellationToken.None);
+
+        Assert.Equal(RouteStatus.Ok, other.Status);
+        Assert.Equal([new IPEndPoint(IPAddress.Parse("192.0.2.25"), 2626)], Assert.Single(other.Hosts).Addresses);
+        AssertFailure(self, RouteStatus.TemporaryFailure, "4.4.4", "mail for example.test loops back to myself");
+    }
+
+    [Fact]
     public async Task LoopbackIsNotUsUnlessConfigured()
     {
         var dns = new FakeDnsResolver().Mx("example.test", (10, "mx1.example.test")).Host("mx1.example.test", "127.0.0.1", "::1");
