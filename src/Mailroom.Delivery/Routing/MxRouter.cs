@@ -266,11 +266,12 @@ public sealed partial class MxRouter
     }
 
     /// <summary>
-    /// Whether address:port is where we receive mail: one of our addresses, on one of our ports
-    /// (when they are known; a next hop on another port of our address is another server).
+    /// Whether address:port is where we receive mail. On the SMTP port (every MX) one of our
+    /// addresses is us, as in Postfix; a configured next hop on another port of our address that
+    /// we do not listen on is another server (a content filter, a test sink).
     /// </summary>
     private bool IsUs(IPAddress address, int port) =>
-        _localAddresses.Contains(Canonical(address)) && (_localPorts is null || _localPorts.Contains(port));
+        _localAddresses.Contains(Canonical(address)) && (port == _defaultPort || _localPorts is null || _localPorts.Contains(port));
 
     /// <summary>Lowercase, without the trailing dot.</summary>
     private static string Normalize(string name)
