@@ -47,6 +47,12 @@ public sealed partial class FileMessageStore
 
             cancellationToken.ThrowIfCancellationRequested();
             await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var annotations = Annotations.AddedHeaders.Count > 0 || Annotations.QuarantineReason is not null;
+            if (annotations)
+            {
+                // Renamed into active/ before the message: a message there always has its annotations.
+                await _store.WriteAnnotationsAsync(Id, Annotations, cancellationToken).ConfigureAwait(false);
+            }
 
             // The content is durable before the file gets its name in active/: a message there is always whole.
             await _store.MakeContentDurableAsync(_file).ConfigureAwait(false);
@@ -67,6 +73,14 @@ public sealed partial class FileMessageStore
 
             _committed = true;
             Log.Queued(_store._logger, Id, contentLength, _recipientCount);
+        }
+
+        public override async ValueTask<Stream> OpenWrittenContentAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed || _committed, this);
+            await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var reader = new FileStream(_incomingPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, useAsync: false);
+            return new ContentReadStream(reader, _headerLength);
         }
 
         public override async ValueTask DisposeAsync()

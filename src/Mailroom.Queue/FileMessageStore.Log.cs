@@ -19,6 +19,9 @@ public sealed partial class FileMessageStore
         [LoggerMessage(4, LogLevel.Information, "{QueueId}: deleted a recipient state file whose message is gone")]
         public static partial void OrphanStateDeleted(ILogger logger, string queueId);
 
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{QueueId}: annotations unreadable ({Reason}); delivering without the added headers")]
+        public static partial void MalformedAnnotations(ILogger logger, string queueId, string reason);
+
         [LoggerMessage(5, LogLevel.Error, "{QueueId}: the queue file is corrupt ({Reason}); moved to {Path}")]
         public static partial void CorruptMovedAside(ILogger logger, QueueId queueId, string reason, string path);
 

@@ -110,7 +110,8 @@ public sealed partial class FileMessageStore : IMessageStore
             FileStream file;
             try
             {
-                file = new FileStream(incomingPath, SpoolFileOptions(FileMode.CreateNew, FileAccess.Write));
+                // Shared for reading: the cleanup checks read the content back before the commit.
+                file = new FileStream(incomingPath, SpoolFileOptions(FileMode.CreateNew, FileAccess.Write, share: FileShare.Read));
             }
             catch (IOException) when (File.Exists(incomingPath))
             {
@@ -151,6 +152,10 @@ public sealed partial class FileMessageStore : IMessageStore
             else if (name.EndsWith(QueueFile.ScheduleSuffix, StringComparison.Ordinal) && QueueId.IsWellFormed(name[..^QueueFile.ScheduleSuffix.Length]))
             {
                 stateOwners.Add(name[..^QueueFile.ScheduleSuffix.Length]);
+            }
+            else if (name.EndsWith(QueueFile.AnnotationsSuffix, StringComparison.Ordinal) && QueueId.IsWellFormed(name[..^QueueFile.AnnotationsSuffix.Length]))
+            {
+                stateOwners.Add(name[..^QueueFile.AnnotationsSuffix.Length]);
             }
             else
             {
@@ -221,7 +226,7 @@ public sealed partial class FileMessageStore : IMessageStore
                 Log.MalformedStateLines(_logger, id, malformedLines);
             }
 
-            return new QueuedMessage(id, envelope, states, contentLength) { Schedule = ReadSchedule(name) };
+            return new QueuedMessage(id, envelope, states, contentLength) { Schedule = ReadSchedule(name), Annotations = ReadAnnotations(name) };
         }
         finally
         {
@@ -324,6 +329,7 @@ public sealed partial class FileMessageStore : IMessageStore
 
             File.Delete(StatePath(name));
             File.Delete(SchedulePath(name));
+            File.Delete(AnnotationsPath(name));
         }
         finally
         {
@@ -370,6 +376,43 @@ public sealed partial class FileMessageStore : IMessageStore
         finally
         {
             gate.Release();
+        }
+    }
+
+    /// <summary>Writes incoming/{id}.annotations and renames it into active/ (before the message itself is renamed there).</summary>
+    private async ValueTask WriteAnnotationsAsync(QueueId id, MessageAnnotations annotations, CancellationToken cancellationToken)
+    {
+        string name = FileName(id);
+        string temporary = Path.Combine(_incoming, name + QueueFile.AnnotationsSuffix);
+        var file = new FileStream(temporary, SpoolFileOptions(FileMode.Create, FileAccess.Write, bufferSize: 0));
+        await using (file.ConfigureAwait(false))
+        {
+            await file.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(annotations, QueueJsonContext.Default.MessageAnnotations), cancellationToken).ConfigureAwait(false);
+            if (_spoolSync is null)
+            {
+                // Without syncfs the message's own fsync does not cover this file.
+                file.Flush(flushToDisk: true);
+            }
+        }
+
+        File.Move(temporary, AnnotationsPath(name), overwrite: true);
+    }
+
+    private MessageAnnotations ReadAnnotations(string name)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(AnnotationsPath(name)), QueueJsonContext.Default.MessageAnnotations) ?? MessageAnnotations.None;
+        }
+        catch (FileNotFoundException)
+        {
+            return MessageAnnotations.None;
+        }
+        catch (JsonException e)
+        {
+            // Damaged: deliver without the added headers rather than not at all.
+            Log.MalformedAnnotations(_logger, name, e.Message);
+            return MessageAnnotations.None;
         }
     }
 
@@ -430,6 +473,7 @@ public sealed partial class FileMessageStore : IMessageStore
             {
                 File.Delete(StatePath(name));
                 File.Delete(SchedulePath(name));
+                File.Delete(AnnotationsPath(name));
                 Log.OrphanStateDeleted(_logger, name);
             }
         }
@@ -492,9 +536,9 @@ public sealed partial class FileMessageStore : IMessageStore
         }
     }
 
-    private static FileStreamOptions SpoolFileOptions(FileMode mode, FileAccess access, int bufferSize = BufferSize)
+    private static FileStreamOptions SpoolFileOptions(FileMode mode, FileAccess access, int bufferSize = BufferSize, FileShare share = FileShare.None)
     {
-        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None, BufferSize = bufferSize };
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = bufferSize };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = FileMode0600;
@@ -535,6 +579,8 @@ public sealed partial class FileMessageStore : IMessageStore
     private string StatePath(string name) => Path.Combine(_active, name + QueueFile.StateSuffix);
 
     private string SchedulePath(string name) => Path.Combine(_active, name + QueueFile.ScheduleSuffix);
+
+    private string AnnotationsPath(string name) => Path.Combine(_active, name + QueueFile.AnnotationsSuffix);
 
     private SemaphoreSlim LockFor(string name) => _locks[(uint)StringComparer.Ordinal.GetHashCode(name) % LockStripes];
 

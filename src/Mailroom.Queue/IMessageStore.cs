@@ -55,6 +55,9 @@ public readonly record struct RecipientUpdate(int Index, RecipientStatus Status,
 /// <summary>A committed message as the queue holds it.</summary>
 public sealed record QueuedMessage(QueueId Id, Envelope Envelope, IReadOnlyList<RecipientStatus> States, long ContentLength)
 {
+    /// <summary>Headers to write before the content, and a quarantine reason, as committed.</summary>
+    public MessageAnnotations Annotations { get; init; } = MessageAnnotations.None;
+
     /// <summary>The retry plan recorded by delivery; null before the first deferral.</summary>
     public DeliverySchedule? Schedule { get; init; }
 }
@@ -62,10 +65,26 @@ public sealed record QueuedMessage(QueueId Id, Envelope Envelope, IReadOnlyList<
 /// <summary>How often delivery was deferred, when to try next, and whether the sender was told of the delay.</summary>
 public sealed record DeliverySchedule(int Attempts, DateTimeOffset NextAttempt, bool DelayNotified);
 
+/// <summary>
+/// What the receiving side learned from the content itself, after it was stored: header fields
+/// that delivery writes before the content (Authentication-Results, Received-SPF, DKIM-Signature:
+/// each a whole field ending in CRLF), and a reason to quarantine (deliver into the Junk folder).
+/// </summary>
+public sealed record MessageAnnotations(IReadOnlyList<string> AddedHeaders, string? QuarantineReason = null)
+{
+    public static readonly MessageAnnotations None = new([]);
+}
+
 /// <summary>A message being received. Write the content to <see cref="Content"/>, then commit.</summary>
 public abstract class IncomingMessage : IAsyncDisposable
 {
     public abstract QueueId Id { get; }
+
+    /// <summary>Annotations committed with the message; set before <see cref="CommitAsync"/>.</summary>
+    public MessageAnnotations Annotations { get; set; } = MessageAnnotations.None;
+
+    /// <summary>Reads back what was written so far (the cleanup checks run on the stored bytes before the commit).</summary>
+    public abstract ValueTask<Stream> OpenWrittenContentAsync(CancellationToken cancellationToken);
 
     /// <summary>The message content. Writes are buffered; durability comes only with the commit.</summary>
     public abstract Stream Content { get; }

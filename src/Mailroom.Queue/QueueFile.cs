@@ -20,6 +20,9 @@ internal static class QueueFile
 
     public const string ScheduleSuffix = ".schedule";
 
+    /// <summary>The suffix of a message's annotations (headers added by cleanup, quarantine), written before the commit.</summary>
+    public const string AnnotationsSuffix = ".annotations";
+
     /// <summary>The length of the first line: the magic, 10 digits of envelope length and a line feed.</summary>
     public const int PrefixLength = 28;
 

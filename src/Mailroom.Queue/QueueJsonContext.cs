@@ -16,6 +16,7 @@ namespace Mailroom.Queue;
 [JsonSerializable(typeof(Envelope))]
 [JsonSerializable(typeof(RecipientUpdate))]
 [JsonSerializable(typeof(DeliverySchedule))]
+[JsonSerializable(typeof(MessageAnnotations))]
 internal sealed partial class QueueJsonContext : JsonSerializerContext
 {
 }

@@ -43,6 +43,38 @@ public sealed class MaildirWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task Writes_the_headers_cleanup_added_before_the_content()
+    {
+        var annotations = new MessageAnnotations(["Authentication-Results: mx1.example.com; spf=pass\r\n", "Received-SPF: pass\r\n"]);
+
+        await _writer.DeliverAsync(Delivery() with { Annotations = annotations }, () => new MemoryStream(s_content), CancellationToken.None);
+
+        string file = Assert.Single(Directory.GetFiles(Path.Combine(Maildir, "new")));
+        byte[] expected = Concat("Return-Path: <bob@example.org>\r\nDelivered-To: alice@example.com\r\nAuthentication-Results: mx1.example.com; spf=pass\r\nReceived-SPF: pass\r\n"u8.ToArray(), s_content);
+        Assert.Equal(expected, await File.ReadAllBytesAsync(file));
+    }
+
+    [Fact]
+    public async Task A_quarantined_message_goes_to_the_Maildir_plus_plus_Junk_folder_with_its_reason()
+    {
+        var annotations = new MessageAnnotations([], "DMARC policy of example.org: quarantine");
+
+        MaildirDeliveryResult result = await _writer.DeliverAsync(Delivery() with { Annotations = annotations }, () => new MemoryStream(s_content), CancellationToken.None);
+
+        Assert.Equal(MaildirDeliveryStatus.Delivered, result.Status);
+        string junk = Path.Combine(Maildir, ".Junk");
+        Assert.True(File.Exists(Path.Combine(junk, "maildirfolder")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(Maildir, "new")));
+        string file = Assert.Single(Directory.GetFiles(Path.Combine(junk, "new")));
+        Assert.Contains("X-Mailroom-Quarantine: DMARC policy of example.org: quarantine\r\n", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+
+        // A redelivery of the same message finds it in .Junk and writes nothing again.
+        result = await _writer.DeliverAsync(Delivery() with { Annotations = annotations }, () => new MemoryStream(s_content), CancellationToken.None);
+        Assert.Equal(MaildirDeliveryStatus.AlreadyDelivered, result.Status);
+        Assert.Single(Directory.GetFiles(Path.Combine(junk, "new")));
+    }
+
+    [Fact]
     public async Task Copies_content_larger_than_the_copy_buffer_exactly()
     {
         byte[] content = new byte[300_000 + 17];

@@ -190,6 +190,42 @@ public sealed class FileMessageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task AnnotationsAreCommittedWithTheMessageAndTheContentReadsBackBeforeTheCommit()
+    {
+        FileMessageStore store = await _spool.OpenStoreAsync();
+        await using (IncomingMessage message = await store.CreateAsync(MinimalEnvelope(), None))
+        {
+            await message.Content.WriteAsync("Subject: x\r\n\r\nbody\r\n"u8.ToArray());
+            await using (Stream written = await message.OpenWrittenContentAsync(None))
+            {
+                using var reader = new StreamReader(written);
+                Assert.Equal("Subject: x\r\n\r\nbody\r\n", await reader.ReadToEndAsync());
+            }
+
+            message.Annotations = new MessageAnnotations(["Authentication-Results: mx; spf=pass\r\n"], "DMARC quarantine");
+            await message.CommitAsync(None);
+        }
+
+        QueuedMessage recovered = Assert.Single(await RecoverAllAsync(await _spool.OpenStoreAsync()));
+        Assert.Equal(["Authentication-Results: mx; spf=pass\r\n"], recovered.Annotations.AddedHeaders);
+        Assert.Equal("DMARC quarantine", recovered.Annotations.QuarantineReason);
+        Assert.Empty(Directory.GetFiles(_spool.Incoming));
+
+        await store.RemoveAsync(recovered.Id, None);
+        Assert.Empty(Directory.GetFiles(_spool.Active));
+    }
+
+    [Fact]
+    public async Task AMessageWithoutAnnotationsHasNone()
+    {
+        FileMessageStore store = await _spool.OpenStoreAsync();
+        QueueId id = await CommitAsync(store, MinimalEnvelope(), "x"u8.ToArray());
+
+        Assert.Same(MessageAnnotations.None, (await store.ReadAsync(id, None))!.Annotations);
+        Assert.Single(Directory.GetFiles(_spool.Active));
+    }
+
+    [Fact]
     public async Task OrphanStateFilesAreDeletedByRecovery()
     {
         FileMessageStore store = await _spool.OpenStoreAsync();

@@ -60,7 +60,8 @@ internal sealed partial class LocalDeliveryAgent
                 message.Envelope.ArrivalTime,
                 message.Envelope.ReversePath,
                 first.Address,
-                first.LocalMailbox!);
+                first.LocalMailbox!,
+                message.Annotations);
 
             MaildirDeliveryResult result = await _writer.DeliverAsync(delivery, () => _store.OpenContent(message.Id), cancellationToken).ConfigureAwait(false);
             double delay = (_timeProvider.GetUtcNow() - message.Envelope.ArrivalTime).TotalSeconds;

@@ -25,13 +25,15 @@ internal readonly record struct MaildirDeliveryResult(MaildirDeliveryStatus Stat
 /// <param name="ReversePath">The envelope sender without angle brackets; empty for the null sender.</param>
 /// <param name="Address">The recipient address, written in Delivered-To.</param>
 /// <param name="LocalMailbox">The mailbox folder relative to the mail root, e.g. "example.com/alice".</param>
+/// <param name="Annotations">Headers written before the content, and a quarantine reason (then the message goes to .Junk/).</param>
 internal readonly record struct MaildirDelivery(
     QueueId QueueId,
     int RecipientIndex,
     DateTimeOffset ArrivalTime,
     string ReversePath,
     string Address,
-    string LocalMailbox);
+    string LocalMailbox,
+    MessageAnnotations? Annotations = null);
 
 /// <summary>
 /// Delivers one message into one Maildir (https://cr.yp.to/proto/maildir.html), like Postfix's
@@ -109,12 +111,26 @@ internal sealed class MaildirWriter
         }
 
         string name = FileNameFor(delivery.QueueId, delivery.RecipientIndex, delivery.ArrivalTime);
+        string mailbox = maildir;
+        if (delivery.Annotations?.QuarantineReason is not null)
+        {
+            // Maildir++: the Junk folder is the subfolder ".Junk" of the user's Maildir.
+            EnsureMaildirOrDefer(maildir);
+            maildir = Path.Combine(maildir, JunkFolder);
+        }
+
         string tmpPath = Path.Combine(maildir, "tmp", name);
         string newDirectory = Path.Combine(maildir, "new");
         bool moved = false;
         try
         {
             EnsureMaildir(maildir);
+            if (!ReferenceEquals(mailbox, maildir) && !File.Exists(Path.Combine(maildir, "maildirfolder")))
+            {
+                // Maildir++ marks a subfolder with an empty "maildirfolder" file.
+                File.WriteAllBytes(Path.Combine(maildir, "maildirfolder"), []);
+            }
+
             if (IsAlreadyDelivered(maildir, name))
             {
                 // The earlier attempt may have crashed before its directory fsync: repeat it.
@@ -170,9 +186,47 @@ internal sealed class MaildirWriter
         }
     }
 
-    /// <summary>Return-Path (RFC 5321 §4.4) and Delivered-To (as Postfix local(8) writes it), CRLF-ended like the stored content.</summary>
-    private static byte[] DeliveryHeaders(in MaildirDelivery delivery) =>
-        Encoding.UTF8.GetBytes($"Return-Path: <{delivery.ReversePath}>\r\nDelivered-To: {delivery.Address}\r\n");
+    /// <summary>
+    /// Return-Path (RFC 5321 §4.4) and Delivered-To (as Postfix local(8) writes it), then the
+    /// headers cleanup added (Authentication-Results...) and, for a quarantined message, why;
+    /// CRLF-ended like the stored content.
+    /// </summary>
+    private static byte[] DeliveryHeaders(in MaildirDelivery delivery)
+    {
+        var headers = new StringBuilder($"Return-Path: <{delivery.ReversePath}>\r\nDelivered-To: {delivery.Address}\r\n");
+        if (delivery.Annotations is { } annotations)
+        {
+            if (annotations.QuarantineReason is { } reason)
+            {
+                headers.Append(QuarantineHeader).Append(": ").Append(reason.ReplaceLineEndings(" ")).Append("\r\n");
+            }
+
+            foreach (var header in annotations.AddedHeaders)
+            {
+                headers.Append(header);
+            }
+        }
+
+        return Encoding.UTF8.GetBytes(headers.ToString());
+    }
+
+    /// <summary>The Maildir++ folder quarantined mail goes to.</summary>
+    public const string JunkFolder = ".Junk";
+
+    /// <summary>The header that says why a message was quarantined.</summary>
+    public const string QuarantineHeader = "X-Mailroom-Quarantine";
+
+    private void EnsureMaildirOrDefer(string maildir)
+    {
+        try
+        {
+            EnsureMaildir(maildir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The write into .Junk below fails the same way and defers the delivery.
+        }
+    }
 
     private void EnsureMaildir(string maildir)
     {

@@ -179,6 +179,9 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
     private OutboundMessage ToOutbound(QueuedMessage message, IReadOnlyList<int> indexes)
     {
         var envelope = message.Envelope;
+
+        // The headers cleanup added after the content was stored (DKIM-Signature...) go out first.
+        var added = System.Text.Encoding.UTF8.GetBytes(string.Concat(message.Annotations.AddedHeaders));
         return new OutboundMessage
         {
             ReversePath = envelope.ReversePath,
@@ -187,8 +190,8 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
             SmtpUtf8 = envelope.SmtpUtf8,
             EnvelopeId = envelope.EnvelopeId,
             Return = envelope.Return,
-            Size = message.ContentLength,
-            OpenContent = () => _store.OpenContent(message.Id),
+            Size = message.ContentLength + added.Length,
+            OpenContent = added.Length == 0 ? () => _store.OpenContent(message.Id) : () => new PrefixedReadStream(added, _store.OpenContent(message.Id)),
         };
     }
 

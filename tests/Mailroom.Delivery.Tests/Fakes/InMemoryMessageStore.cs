@@ -172,6 +172,9 @@ internal sealed class InMemoryMessageStore : IMessageStore
             return ValueTask.CompletedTask;
         }
 
+        public override ValueTask<Stream> OpenWrittenContentAsync(CancellationToken cancellationToken) =>
+            ValueTask.FromResult<Stream>(new MemoryStream(_content.ToArray(), writable: false));
+
         public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 

@@ -185,8 +185,13 @@ public sealed class FailingMessageStore : IMessageStore
 
         public override Stream Content => _content;
 
-        public override ValueTask CommitAsync(CancellationToken cancellationToken) =>
-            store._stage == Stage.Commit ? ValueTask.FromException(store._exception) : inner.CommitAsync(cancellationToken);
+        public override ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            inner.Annotations = Annotations;
+            return store._stage == Stage.Commit ? ValueTask.FromException(store._exception) : inner.CommitAsync(cancellationToken);
+        }
+
+        public override ValueTask<Stream> OpenWrittenContentAsync(CancellationToken cancellationToken) => inner.OpenWrittenContentAsync(cancellationToken);
 
         public override ValueTask DisposeAsync() => inner.DisposeAsync();
     }
