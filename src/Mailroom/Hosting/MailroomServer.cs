@@ -89,6 +89,7 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         services.AddSingleton<ISenderResolver>(sp => new SenderResolver(sp.GetRequiredService<ILocalRecipients>()));
         services.AddSingleton<IDnsResolver>(sp => new DnsClientResolver(
             new DnsResolverOptions { Servers = configuration.DnsServers }, TimeProvider.System, sp.GetRequiredService<ILogger<DnsClientResolver>>()));
+        services.AddSingleton(sp => CleanupWiring.Create(configuration, sp.GetRequiredService<IDnsResolver>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new MxRouter(RemoteDeliveryWiring.RoutingOptions(configuration), sp.GetRequiredService<IDnsResolver>(), Random.Shared, sp.GetRequiredService<ILogger<MxRouter>>()));
         services.AddSingleton<IRemoteDelivery>(sp => new RemoteDeliveryAgent(
             sp.GetRequiredService<MxRouter>(),
