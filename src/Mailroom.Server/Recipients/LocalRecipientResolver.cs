@@ -23,6 +23,7 @@ public sealed class LocalRecipientResolver : Mailroom.Server.Smtp.ILocalRecipien
     private const char SubaddressDelimiter = '+';
 
     private readonly HashSet<string> _localDomains = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<string> _domainOrder = [];
     private readonly Dictionary<string, IReadOnlyList<string>> _aliases = new(StringComparer.OrdinalIgnoreCase);
     private readonly UserStore _users;
 
@@ -36,9 +37,12 @@ public sealed class LocalRecipientResolver : Mailroom.Server.Smtp.ILocalRecipien
         ArgumentNullException.ThrowIfNull(users);
         foreach (var domain in localDomains)
         {
-            _localDomains.Add(AddressSyntax.TryNormalizeDomain(domain, out var normalized)
+            if (_localDomains.Add(AddressSyntax.TryNormalizeDomain(domain, out var normalized)
                 ? normalized
-                : throw new ArgumentException($"not a valid domain: \"{domain}\"", nameof(localDomains)));
+                : throw new ArgumentException($"not a valid domain: \"{domain}\"", nameof(localDomains))))
+            {
+                _domainOrder.Add(normalized);
+            }
         }
 
         foreach (var (key, targets) in aliases)
@@ -48,6 +52,8 @@ public sealed class LocalRecipientResolver : Mailroom.Server.Smtp.ILocalRecipien
 
         _users = users;
     }
+
+    public IReadOnlyList<string> LocalDomains => _domainOrder;
 
     public bool IsLocalDomain(string domain) =>
         AddressSyntax.TryNormalizeDomain(domain, out var normalized) && _localDomains.Contains(normalized);

@@ -14,11 +14,18 @@ internal static class ReceivedHeader
 {
     public static byte[] Format(
         string heloName, IPAddress client, string hostname, string protocol, string queueId,
-        string? singleRecipient, SslStream? tls, DateTimeOffset now)
+        string? singleRecipient, SslStream? tls, DateTimeOffset now, string? confirmedName = null)
     {
+        // Postfix: "from HELO (name [ip])" with the forward-confirmed reverse name (iprev, RFC 8601
+        // §3); without one, only the address.
         var builder = new StringBuilder(256);
-        builder.Append("Received: from ").Append(heloName.Length == 0 ? "unknown" : heloName)
-            .Append(" (").Append(AddressLiteral(client)).Append(")\r\n");
+        builder.Append("Received: from ").Append(heloName.Length == 0 ? "unknown" : heloName).Append(" (");
+        if (confirmedName is not null)
+        {
+            builder.Append(confirmedName).Append(' ');
+        }
+
+        builder.Append(AddressLiteral(client)).Append(")\r\n");
         if (tls is not null)
         {
             builder.Append("\t(using ").Append(ProtocolName(tls.SslProtocol))

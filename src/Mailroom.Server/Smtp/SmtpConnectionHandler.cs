@@ -34,7 +34,7 @@ public sealed partial class SmtpConnectionHandler(SmtpServerContext server, Canc
 
         try
         {
-            await using var session = new SmtpSession(server, listener, connection.Transport, client, shutdown);
+            await using var session = new SmtpSession(server, listener, connection.Transport, client, shutdown, (connection.LocalEndPoint as IPEndPoint)?.Address);
             await session.RunAsync();
         }
         finally

@@ -30,6 +30,20 @@ public sealed record SmtpLimits
     /// <summary>RFC 5321 §4.5.3.2.5-6: a data block may take 3 minutes, the final dot 10; we allow 10 for each read.</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The minimum data rate during DATA/BDAT, in bytes per second after <see cref="DataRateGrace"/>:
+    /// Postfix smtpd_min_data_rate = 500. A command must end before its start + grace + bytes / rate
+    /// (Postfix smtpd_per_request_deadline), else 421 4.4.2; a trickling client cannot hold a
+    /// connection for the whole <see cref="DataTimeout"/> per read. Zero turns it off.
+    /// </summary>
+    public int MinimumDataRate { get; init; } = 500;
+
+    /// <summary>
+    /// The time a DATA/BDAT command has before the data rate counts: 5 minutes, Postfix's
+    /// smtpd_timeout = 300s, which its per-request deadline starts from.
+    /// </summary>
+    public TimeSpan DataRateGrace { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>A TLS handshake that takes longer than this is abandoned (Postfix smtpd_starttls_timeout = 300s).</summary>
     public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }

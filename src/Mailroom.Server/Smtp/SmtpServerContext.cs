@@ -38,6 +38,12 @@ public sealed class SmtpServerContext
     /// <summary>Checks SMTP AUTH credentials; null: no users, AUTH is not offered anywhere.</summary>
     public SaslAuthenticator? Authenticator { get; init; }
 
+    /// <summary>
+    /// The policy checks of issue 5 (README.md "## Policy"), one instance for every session of the
+    /// server; null: no checks (component tests that are not about policy).
+    /// </summary>
+    public Policy.SmtpPolicy? Policy { get; init; }
+
     /// <summary>The brute-force guard, shared by every session of the server.</summary>
     internal AuthenticationGuard Guard { get; }
 

@@ -122,6 +122,7 @@ internal sealed partial class SmtpSession
         if (step.Outcome == SaslOutcome.Success)
         {
             _authenticatedUser = step.User;
+            _policyContext.IsAuthenticated = true;
             LogAuthSucceeded(Logger, _clientText, mechanism.Name, step.User!);
             Reply(SmtpServerReplies.AuthSuccessful);
             return true;

@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Text;
 using Mailroom.Protocol;
 using Mailroom.Queue;
+using Mailroom.Server.Policy;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -28,6 +29,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly SessionCounters _counters = new();
     private readonly ArrayBufferWriter<byte> _dataBuffer = new(64 * 1024);
     private readonly List<EnvelopeRecipient> _recipients = [];
+    private readonly SmtpPolicyContext _policyContext;
+
+    // Header fields the checks add to the current message (the DATA stage today; the end-of-data
+    // checks later): the one place where they are gathered, written after our Received header.
+    private readonly List<string> _policyHeaders = [];
 
     private PipeReader _input;
     private PipeWriter _output;
@@ -44,8 +50,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private IncomingMessage? _chunkedMessage;
     private long _chunkedSize;
 
-    public SmtpSession(SmtpServerContext server, SmtpListener listener, IDuplexPipe transport, IPEndPoint client, CancellationToken shutdown)
+    public SmtpSession(SmtpServerContext server, SmtpListener listener, IDuplexPipe transport, IPEndPoint client, CancellationToken shutdown, IPAddress? localAddress = null)
     {
+        _policyContext = new SmtpPolicyContext(client.Address, listener.Role, localAddress);
         _server = server;
         _listener = listener;
         _transport = transport;
@@ -68,6 +75,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         using var shutdownRegistration = _shutdown.Register(static state => ((CancellationTokenSource)state!).Cancel(), _timeout);
         try
         {
+            if (!await PolicyConnectAsync())
+            {
+                return;
+            }
+
             if (_listener.Role == SmtpListenerRole.Submissions && !await StartTlsAsync())
             {
                 return;
@@ -93,8 +105,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            LogTimeout(Logger, _clientText, _state);
-            Reply(SmtpReplies.Timeout);
+            Reply(TimeoutReply());
         }
         catch (Exception exception) when (exception is IOException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
         {
@@ -103,6 +114,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
         finally
         {
+            Policy?.SessionEnded(_policyContext);
             await AbortTransactionAsync();
             await TryFlushAsync();
             LogDisconnect(Logger, _clientText, _counters.ToString());
@@ -256,10 +268,10 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var arguments = command.Command.Arguments(_line.AsSpan(0, command.Length));
         return verb switch
         {
-            SmtpVerb.Ehlo => Answer(Hello(arguments, extended: true)),
-            SmtpVerb.Helo => Answer(Hello(arguments, extended: false)),
-            SmtpVerb.Mail => Answer(Mail(arguments)),
-            SmtpVerb.Rcpt => Answer(Rcpt(arguments)),
+            SmtpVerb.Ehlo => Hello(arguments, extended: true),
+            SmtpVerb.Helo => Hello(arguments, extended: false),
+            SmtpVerb.Mail => Mail(arguments),
+            SmtpVerb.Rcpt => Rcpt(arguments),
             SmtpVerb.Data => DataAsync(arguments.IsEmpty),
             SmtpVerb.Bdat => BdatAsync(command),
             SmtpVerb.Rset => ResetAsync(),
@@ -298,17 +310,39 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         return true;
     }
 
-    private SmtpReply Hello(ReadOnlySpan<byte> arguments, bool extended)
+    private ValueTask<bool> Hello(ReadOnlySpan<byte> arguments, bool extended)
     {
-        // The name is only recorded (policy checks come later), but it goes into the Received
-        // header, so it must be one printable token.
+        // The name goes into the Received header, so it must be one printable token; the policy
+        // then checks it further.
         if (arguments.IsEmpty || arguments.Length > SmtpPath.MaxDomainLength || !IsPrintableToken(arguments))
         {
-            return extended ? SmtpReplies.EhloSyntax : SmtpReplies.HeloSyntax;
+            return Answer(extended ? SmtpReplies.EhloSyntax : SmtpReplies.HeloSyntax);
         }
 
+        return HelloAsync(Encoding.UTF8.GetString(arguments), extended);
+    }
+
+    private async ValueTask<bool> HelloAsync(string name, bool extended)
+    {
+        if (Policy is { } policy)
+        {
+            // Refused: the session stays in the state it was in before this HELO/EHLO.
+            var decision = await policy.OnHeloAsync(_policyContext, name, _shutdown);
+            if (!decision.IsAccepted)
+            {
+                Reply(decision.Reply!);
+                return !decision.ClosesConnection;
+            }
+        }
+
+        Reply(Greet(name, extended));
+        return true;
+    }
+
+    private SmtpReply Greet(string name, bool extended)
+    {
         DiscardTransaction();
-        _heloName = Encoding.UTF8.GetString(arguments);
+        _heloName = name;
         _extended = extended;
         _state = SessionState.Ready;
         if (!extended)
@@ -338,49 +372,65 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         return System.Text.Unicode.Utf8.IsValid(text);
     }
 
-    private SmtpReply Mail(ReadOnlySpan<byte> arguments)
+    private ValueTask<bool> Mail(ReadOnlySpan<byte> arguments)
     {
         if (_listener.Role == SmtpListenerRole.Submission && _tls is null)
         {
             // RFC 6409 §4.3 / RFC 8314: submission needs TLS before any mail.
-            return SmtpReplies.TlsRequired;
+            return Answer(SmtpReplies.TlsRequired);
         }
 
         if (_listener.RequiresAuthentication && _authenticatedUser is null)
         {
             // RFC 6409 §4.3: the MSA requires authentication for all mail.
-            return SmtpServerReplies.AuthRequired;
+            return Answer(SmtpServerReplies.AuthRequired);
         }
 
         var error = EnvelopeCommandParser.ParseMail(arguments, out var reversePath, out var parameters);
         if (error is not null)
         {
-            return error;
+            return Answer(error);
         }
 
         if (reversePath.IsInternational && !parameters.SmtpUtf8)
         {
-            return SmtpReplies.NonAsciiSender;
+            return Answer(SmtpReplies.NonAsciiSender);
         }
 
         if (parameters.Size > Limits.MessageSize)
         {
-            return SmtpReplies.MessageTooBig;
+            return Answer(SmtpReplies.MessageTooBig);
         }
 
         if (_authenticatedUser is not null && !reversePath.IsNull && !OwnsSender(reversePath.Address))
         {
             LogSenderNotOwned(Logger, "NOQUEUE", _clientText, _authenticatedUser, reversePath.Address, "MAIL FROM");
-            return SmtpServerReplies.SenderNotOwned;
+            return Answer(SmtpServerReplies.SenderNotOwned);
+        }
+
+        return MailAsync(reversePath, parameters);
+    }
+
+    private async ValueTask<bool> MailAsync(SmtpPath reversePath, MailParameters parameters)
+    {
+        if (Policy is { } policy)
+        {
+            var decision = await policy.OnMailAsync(_policyContext, reversePath, _shutdown);
+            if (!decision.IsAccepted)
+            {
+                Reply(decision.Reply!);
+                return !decision.ClosesConnection;
+            }
         }
 
         _reversePath = reversePath;
         _mailParameters = parameters;
         _state = SessionState.HaveMail;
-        return SmtpReplies.SenderOk;
+        Reply(SmtpReplies.SenderOk);
+        return true;
     }
 
-    private SmtpReply Rcpt(ReadOnlySpan<byte> arguments)
+    private ValueTask<bool> Rcpt(ReadOnlySpan<byte> arguments)
     {
         var error = EnvelopeCommandParser.ParseRcpt(arguments, out var forwardPath, out var parameters);
         if (error is null && forwardPath.IsInternational && !_mailParameters.SmtpUtf8)
@@ -389,36 +439,61 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         error ??= _recipients.Count >= Limits.RecipientsPerMessage ? SmtpReplies.TooManyRecipients : null;
-        error ??= AddRecipient(forwardPath, parameters);
-        if (error is not null)
-        {
-            _rejectedRecipients++;
-            LogRecipientRejected(Logger, _clientText, error.Code, error.Status?.ToString(), error.Text, _reversePath.Address, forwardPath.Address);
-            return error;
-        }
-
-        _state = SessionState.HaveRecipients;
-        return SmtpReplies.RecipientOk;
+        List<EnvelopeRecipient> targets = [];
+        error ??= ResolveRecipient(forwardPath, parameters, targets);
+        return RcptAsync(forwardPath, targets, error);
     }
 
-    /// <summary>Decides a recipient: a local user or alias, relaying for a trusted client, or a refusal.</summary>
-    private SmtpReply? AddRecipient(SmtpPath path, RcptParameters parameters)
+    /// <summary>
+    /// The recipient's decision: the session's own (<paramref name="error"/>) and the policy's,
+    /// which counts refusals for harvesting control and may defer a known recipient (greylisting,
+    /// rates) or delay the reply (tarpit).
+    /// </summary>
+    private async ValueTask<bool> RcptAsync(SmtpPath forwardPath, List<EnvelopeRecipient> targets, SmtpReply? error)
+    {
+        var decision = Policy switch
+        {
+            null => PolicyDecision.Accept,
+            { } policy when error == SmtpReplies.UnknownUser => await policy.OnRcptAsync(_policyContext, forwardPath, recipientKnown: false, _shutdown),
+            { } policy when error is not null => policy.RecipientRejected(_policyContext, error, error.Text),
+            { } policy => await policy.OnRcptAsync(_policyContext, forwardPath, recipientKnown: true, _shutdown),
+        };
+        var reply = Policy is null ? error ?? SmtpReplies.RecipientOk : decision.Reply ?? SmtpReplies.RecipientOk;
+        if (reply.IsPositive)
+        {
+            _recipients.AddRange(targets);
+            _state = SessionState.HaveRecipients;
+        }
+        else
+        {
+            _rejectedRecipients++;
+            LogRecipientRejected(Logger, _clientText, reply.Code, reply.Status?.ToString(), reply.Text, _reversePath.Address, forwardPath.Address);
+        }
+
+        return await ReplyAfterDelayAsync(decision, reply);
+    }
+
+    /// <summary>
+    /// Decides a recipient: a local user or alias, relaying for a trusted client, or a refusal.
+    /// The envelope recipients it stands for go into <paramref name="targets"/>.
+    /// </summary>
+    private SmtpReply? ResolveRecipient(SmtpPath path, RcptParameters parameters, List<EnvelopeRecipient> targets)
     {
         var notify = (DsnNotify)(byte)parameters.Notify;
-        var domain = path.IsBarePostmaster ? _server.Options.Hostname : path.Domain;
+        var domain = path.IsBarePostmaster ? PostmasterDomain() : path.Domain;
         if (!path.IsAddressLiteral && _server.Recipients.IsLocalDomain(domain))
         {
-            var targets = _server.Recipients.Resolve(path.UnquotedLocalPart, domain);
-            if (targets is null)
+            var local = _server.Recipients.Resolve(path.UnquotedLocalPart, domain);
+            if (local is null)
             {
                 return SmtpReplies.UnknownUser;
             }
 
-            foreach (var target in targets)
+            foreach (var target in local)
             {
                 var original = parameters.OriginalRecipient
                     ?? (string.Equals(target.Address, path.Address, StringComparison.OrdinalIgnoreCase) ? null : "rfc822;" + path.Address);
-                _recipients.Add(new EnvelopeRecipient { Address = target.Address, LocalMailbox = target.Mailbox, OriginalRecipient = original, Notify = notify });
+                targets.Add(new EnvelopeRecipient { Address = target.Address, LocalMailbox = target.Mailbox, OriginalRecipient = original, Notify = notify });
             }
 
             return null;
@@ -429,8 +504,20 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return SmtpReplies.RelayDenied;
         }
 
-        _recipients.Add(new EnvelopeRecipient { Address = path.Address, OriginalRecipient = parameters.OriginalRecipient, Notify = notify });
+        targets.Add(new EnvelopeRecipient { Address = path.Address, OriginalRecipient = parameters.OriginalRecipient, Notify = notify });
         return null;
+    }
+
+    /// <summary>
+    /// RFC 5321 §4.1.1.3: a domain-less &lt;postmaster&gt; must always be accepted. It is the
+    /// postmaster of our hostname when that is a local domain, else of the first local domain.
+    /// </summary>
+    private string PostmasterDomain()
+    {
+        var hostname = _server.Options.Hostname;
+        return _server.Recipients.IsLocalDomain(hostname) || _server.Recipients.LocalDomains.Count == 0
+            ? hostname
+            : _server.Recipients.LocalDomains[0];
     }
 
     private bool IsTrustedClient()
@@ -461,6 +548,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return true;
         }
 
+        if (await PolicyDataAsync() is { } refusal)
+        {
+            Reply(refusal);
+            return true;
+        }
+
         var (message, failure) = await CreateMessageAsync();
         if (message is null)
         {
@@ -473,7 +566,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await using (message)
         {
             Reply(SmtpReplies.StartData);
+            BeginDataDeadline();
             var (size, dataFailure) = await ReceiveDataAsync(message);
+            EndDataDeadline();
             Reply(await FinishMessageAsync(message, size, dataFailure));
         }
 
@@ -492,7 +587,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         SmtpReply? failure = null;
         while (true)
         {
-            var result = await ReadAsync(Limits.DataTimeout);
+            var result = await ReadAsync(DataReadTimeout());
             var buffer = result.Buffer;
             var consumedTotal = 0L;
             var done = false;
@@ -518,6 +613,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             }
 
             _dataBuffer.ResetWrittenCount();
+            _dataBytes += consumedTotal;
             _input.AdvanceTo(buffer.GetPosition(consumedTotal));
             if (done)
             {
@@ -570,12 +666,22 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             return false;
         }
 
+        BeginDataDeadline();
         if (_chunkedMessage is null)
         {
+            if (await PolicyDataAsync() is { } refusal)
+            {
+                await SkipBytesAsync(chunkSize);
+                EndDataDeadline();
+                Reply(refusal);
+                return true;
+            }
+
             var (message, failure) = await CreateMessageAsync();
             if (message is null)
             {
                 await SkipBytesAsync(chunkSize);
+                EndDataDeadline();
                 DiscardTransaction();
                 _state = SessionState.Ready;
                 Reply(failure!);
@@ -588,6 +694,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
         _state = SessionState.ReceivingChunks;
         var chunkFailure = await CopyChunkAsync(_chunkedMessage, chunkSize);
+        EndDataDeadline();
         if (chunkFailure is null && !last)
         {
             Reply(new SmtpReply(250, EnhancedStatusCode.Ok, $"Ok: {chunkSize} octets received"));
@@ -643,8 +750,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     {
         while (count > 0)
         {
-            var result = await ReadAsync(Limits.DataTimeout);
+            var result = await ReadAsync(DataReadTimeout());
             var take = Math.Min(count, result.Buffer.Length);
+            _dataBytes += take;
             _input.AdvanceTo(result.Buffer.GetPosition(take));
             count -= take;
             if (count > 0 && result.IsCompleted)
@@ -659,9 +767,10 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         SmtpReply? failure = null;
         while (count > 0)
         {
-            var result = await ReadAsync(Limits.DataTimeout);
+            var result = await ReadAsync(DataReadTimeout());
             var chunk = result.Buffer.Slice(0, Math.Min(count, result.Buffer.Length));
             _chunkedSize += chunk.Length;
+            _dataBytes += chunk.Length;
             if (_chunkedSize > Limits.MessageSize)
             {
                 failure ??= SmtpReplies.MessageTooBig;
@@ -697,8 +806,14 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             message = await _server.Store.CreateAsync(BuildEnvelope(), CancellationToken.None);
             var header = ReceivedHeader.Format(
                 _heloName ?? string.Empty, _client.Address, _server.Options.Hostname, Protocol(), message.Id.Value,
-                _recipients.Count == 1 ? _recipients[0].Address : null, _tls, _server.TimeProvider.GetUtcNow());
+                _recipients.Count == 1 ? _recipients[0].Address : null, _tls, _server.TimeProvider.GetUtcNow(),
+                _policyContext.Iprev.ConfirmedName);
             await message.Content.WriteAsync(header);
+            foreach (var field in _policyHeaders)
+            {
+                await message.Content.WriteAsync(Encoding.UTF8.GetBytes(field + "\r\n"));
+            }
+
             BeginContent();
             return (message, null);
         }
@@ -834,6 +949,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         DiscardTransaction();
         _heloName = null;
         _authenticatedUser = null;
+        _policyContext.IsAuthenticated = false;
         _state = SessionState.Connected;
         return true;
     }
@@ -883,6 +999,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _reversePath = SmtpPath.Null;
         _mailParameters = default;
         _recipients.Clear();
+        _policyHeaders.Clear();
         _rejectedRecipients = 0;
     }
 

@@ -7,6 +7,7 @@ using Mailroom.Delivery.Routing;
 using Mailroom.Delivery.Scheduling;
 using Mailroom.Dns;
 using Mailroom.Queue;
+using Mailroom.Server.Policy;
 using Mailroom.Server.Recipients;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tls;
@@ -100,6 +101,15 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<QueueRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueRunner>());
+        // One policy for every session (README.md of Mailroom.Server, "## Policy"); the container
+        // disposes it at shutdown, which saves the greylist.
+        services.AddSingleton(sp => new SmtpPolicy(
+            configuration.Policy,
+            configuration.Hostname,
+            sp.GetRequiredService<IDnsResolver>(),
+            TimeProvider.System,
+            configuration.Policy.Greylisting ? configuration.GreylistFile : null,
+            sp.GetRequiredService<ILogger<SmtpPolicy>>()));
         services.AddSingleton(sp => new SmtpServerContext(
             ToServerOptions(configuration),
             sp.GetRequiredService<IMessageStore>(),
@@ -110,6 +120,7 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom.smtpd"))
         {
             Authenticator = new Server.Sasl.SaslAuthenticator(sp.GetRequiredService<UserStore>()),
+            Policy = sp.GetRequiredService<SmtpPolicy>(),
         });
         services.AddSingleton(sp => new SmtpConnectionHandler(
             sp.GetRequiredService<SmtpServerContext>(),

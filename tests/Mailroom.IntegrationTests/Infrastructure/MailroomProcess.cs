@@ -84,6 +84,9 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
                 [local]
                 domains = [{domains}]
 
+                [policy]
+                {options.Policy}
+
                 {options.ExtraToml}
                 """);
             foreach (var user in options.Users)
@@ -289,6 +292,13 @@ internal sealed record MailroomProcessOptions
 
     /// <summary>Appended to the configuration as it is (use tables: top-level keys are written already).</summary>
     public string ExtraToml { get; init; } = "";
+
+    /// <summary>
+    /// The body of the [policy] table. The default turns the checks off (no listener role): the
+    /// tests that are not about policy run no DNS server, and the checks would ask the machine's
+    /// resolver at every connection. PolicyTests set their own.
+    /// </summary>
+    public string Policy { get; init; } = "listeners = []";
 
     /// <summary>Added with <c>mailroom users add</c> before the start.</summary>
     public IReadOnlyList<string> Users { get; init; } = [];

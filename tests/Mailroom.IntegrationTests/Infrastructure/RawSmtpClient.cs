@@ -57,6 +57,32 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Connects from a chosen loopback source address (127.0.0.x: the server sees that client
+    /// address); reads the greeting and checks its code unless <paramref name="expectedGreeting"/> is null.
+    /// </summary>
+    public static async Task<RawSmtpClient> ConnectFromAsync(IPAddress source, IPAddress address, int port, int? expectedGreeting = 220)
+    {
+        var tcp = new TcpClient(new IPEndPoint(source, 0)) { NoDelay = true };
+        try
+        {
+            using var cancellation = new CancellationTokenSource(ReadTimeout);
+            await tcp.ConnectAsync(address, port, cancellation.Token);
+            var client = new RawSmtpClient(tcp);
+            if (expectedGreeting is { } code)
+            {
+                await client.ExpectAsync(code);
+            }
+
+            return client;
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+
     public Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text));
 
     public async Task SendAsync(byte[] bytes)

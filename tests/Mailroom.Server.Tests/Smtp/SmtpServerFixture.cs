@@ -65,8 +65,10 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
 
     /// <param name="configure">Changes the default options (limits, trusted networks, bare line endings).</param>
     /// <param name="wrapStore">Puts a wrapper between the session and the spool (e.g. one that fails).</param>
+    /// <param name="policy">Creates the server's policy on the fixture's clock; none by default.</param>
     public static async Task<SmtpServerFixture> StartAsync(
-        Func<SmtpServerOptions, SmtpServerOptions>? configure = null, Func<IMessageStore, IMessageStore>? wrapStore = null)
+        Func<SmtpServerOptions, SmtpServerOptions>? configure = null, Func<IMessageStore, IMessageStore>? wrapStore = null,
+        Func<TimeProvider, Mailroom.Server.Policy.SmtpPolicy>? policy = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "mailroom-smtp-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -98,6 +100,7 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
                 id => committed.Writer.TryWrite(id), time, NullLogger.Instance)
             {
                 Authenticator = new SaslAuthenticator(new FakeUserSecrets()),
+                Policy = policy?.Invoke(time),
             };
             var shutdown = new CancellationTokenSource();
             var handler = new SmtpConnectionHandler(context, shutdown.Token);
