@@ -100,6 +100,11 @@ public sealed partial class MessageCleanup(
         var headers = new List<string>();
         if (!options.VerifyInbound)
         {
+            if (iprev is null && spfResult is null)
+            {
+                return CleanupResult.Nothing; // nothing was checked: no header claims otherwise
+            }
+
             headers.Add(AuthenticationResultsHeader.Compose(options.Hostname, iprev, spfResult, null, null));
             AddReceivedSpf(headers, spfResult);
             return new CleanupResult(null, null, headers);

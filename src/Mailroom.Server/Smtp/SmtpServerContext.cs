@@ -44,6 +44,9 @@ public sealed class SmtpServerContext
     /// </summary>
     public Policy.SmtpPolicy? Policy { get; init; }
 
+    /// <summary>SPF, DKIM, DMARC and DKIM signing (issue 6); null: no checks (component tests that are not about them).</summary>
+    public Cleanup.MessageCleanup? Cleanup { get; init; }
+
     /// <summary>The brute-force guard, shared by every session of the server.</summary>
     internal AuthenticationGuard Guard { get; }
 

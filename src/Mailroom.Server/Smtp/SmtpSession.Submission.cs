@@ -23,7 +23,8 @@ internal sealed partial class SmtpSession
     /// <summary>Called once the Received header is written: holds back the header block of a submission.</summary>
     private void BeginContent()
     {
-        _header = _authenticatedUser is null ? null : new ArrayBufferWriter<byte>(4096);
+        // Submissions are checked and completed; inbound mail loses forged Authentication-Results.
+        _header = _authenticatedUser is not null || (_server.Cleanup is not null && IsInbound) ? new ArrayBufferWriter<byte>(4096) : null;
         _headerScanned = 0;
     }
 
@@ -65,6 +66,14 @@ internal sealed partial class SmtpSession
     {
         var held = _header!;
         _header = null;
+        if (_authenticatedUser is null)
+        {
+            // Inbound: nothing to check or add, only forged results to drop.
+            var block = length < 0 ? held.WrittenMemory : held.WrittenMemory[..length];
+            var failure = await WriteContentAsync(message, StripForgedResults(block));
+            return failure ?? (length < 0 ? null : await WriteContentAsync(message, held.WrittenMemory[length..]));
+        }
+
         var added = new StringBuilder();
         if (length < 0)
         {

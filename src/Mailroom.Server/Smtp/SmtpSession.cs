@@ -423,6 +423,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             }
         }
 
+        if (await CheckSenderAsync(reversePath) is { } spfRefusal)
+        {
+            Reply(spfRefusal);
+            return true;
+        }
+
         _reversePath = reversePath;
         _mailParameters = parameters;
         _state = SessionState.HaveMail;
@@ -834,6 +840,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     {
         failure ??= await FinishHeaderAsync(message);
         _header = null;
+        failure ??= await CleanupMessageAsync(message);
         var recipients = _recipients.Count;
         var sender = _reversePath.Address;
         DiscardTransaction();

@@ -8,6 +8,7 @@ using Mailroom.Delivery.Scheduling;
 using Mailroom.Dns;
 using Mailroom.Queue;
 using Mailroom.Server.Policy;
+using Mailroom.Server.Cleanup;
 using Mailroom.Server.Recipients;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tls;
@@ -121,6 +122,7 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         {
             Authenticator = new Server.Sasl.SaslAuthenticator(sp.GetRequiredService<UserStore>()),
             Policy = sp.GetRequiredService<SmtpPolicy>(),
+            Cleanup = sp.GetRequiredService<MessageCleanup>(),
         });
         services.AddSingleton(sp => new SmtpConnectionHandler(
             sp.GetRequiredService<SmtpServerContext>(),
