@@ -21,6 +21,8 @@ internal static class CommandLine
           serve                               run the mail server
           config check                        check the configuration file, report every error
           users add ADDRESS [--password-stdin] add a user or change a password
+          users passwd ADDRESS [--password-stdin]
+                                              change the password of an existing user
           users remove ADDRESS                remove a user
           users list                          list the users
           sendmail [-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...]
@@ -98,9 +100,9 @@ internal static class CommandLine
             configPath = fromEnvironment;
         }
 
-        if (passwordStdin && words is not ["users", "add", _])
+        if (passwordStdin && words is not ["users", "add" or "passwd", _])
         {
-            return UsageError(stderr, "--password-stdin goes with users add");
+            return UsageError(stderr, "--password-stdin goes with users add or users passwd");
         }
 
         switch (words)
@@ -118,7 +120,9 @@ internal static class CommandLine
             case ["config", "check"]:
                 return await CheckAsync(configPath, stdout, stderr, cancellationToken);
             case ["users", "add", var address]:
-                return await AddUserAsync(configPath, address, passwordStdin, stdin, stdout, stderr, promptPassword ?? ConsolePassword, cancellationToken);
+                return await AddUserAsync(configPath, address, passwordStdin, mustExist: false, stdin, stdout, stderr, promptPassword ?? ConsolePassword, cancellationToken);
+            case ["users", "passwd", var address]:
+                return await AddUserAsync(configPath, address, passwordStdin, mustExist: true, stdin, stdout, stderr, promptPassword ?? ConsolePassword, cancellationToken);
             case ["users", "remove", var address]:
                 return Users(configPath, stdout, stderr, (configuration, store) =>
                 {
@@ -177,6 +181,7 @@ internal static class CommandLine
         string? configPath,
         string address,
         bool passwordStdin,
+        bool mustExist,
         TextReader stdin,
         TextWriter stdout,
         TextWriter stderr,
@@ -219,6 +224,12 @@ internal static class CommandLine
         return Users(configPath, stdout, stderr, (_, store) =>
         {
             var existed = store.Contains(normalized);
+            if (mustExist && !existed)
+            {
+                stderr.WriteLine($"no such user: {normalized} (users add creates one)");
+                return Failure;
+            }
+
             store.Add(normalized, password);
             stdout.WriteLine(existed ? $"changed the password of {normalized}" : $"added {normalized}");
             return Success;

@@ -49,6 +49,23 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task UsersPasswdChangesOnlyAnExistingUser()
+    {
+        var missing = await Run("pw\n", "users", "passwd", "carol@example.com", "--password-stdin", "--config", _config);
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("no such user: carol@example.com", missing.Error, StringComparison.Ordinal);
+
+        await Run("first\n", "users", "add", "carol@example.com", "--password-stdin", "--config", _config);
+        var before = File.ReadAllText(Path.Combine(_directory.FullName, "users"));
+        var changed = await Run("second\n", "users", "passwd", "carol@example.com", "--password-stdin", "--config", _config);
+
+        Assert.Equal((0, "changed the password of carol@example.com\n", ""), changed);
+        Assert.NotEqual(before, File.ReadAllText(Path.Combine(_directory.FullName, "users")));
+        var store = new Mailroom.Server.Users.UserStore(Path.Combine(_directory.FullName, "users"), TimeProvider.System);
+        Assert.True(store.FindSecret("carol@example.com")!.Verify("second"));
+    }
+
+    [Fact]
     public async Task UsersAddWarnsAboutANonLocalDomain()
     {
         var (code, _, error) = await Run("pw\n", "users", "add", "bob@example.org", "--password-stdin", "--config", _config);
