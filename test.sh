@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the integration tests use as real peers and oracles.
-packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base postfix python3 python3-dkim python3-spf python3-aiosmtpd opendkim-tools openssl)
+packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base postfix python3 python3-dkim python3-spf python3-aiosmtpd opendkim-tools opendkim openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

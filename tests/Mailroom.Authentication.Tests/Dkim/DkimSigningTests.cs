@@ -32,7 +32,7 @@ public sealed class DkimSigningTests : IDisposable
         return (signing, records);
     }
 
-    private static MimeMessage Message()
+    internal static MimeMessage Message()
     {
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress("Alice", "alice@example.com"));
@@ -44,7 +44,7 @@ public sealed class DkimSigningTests : IDisposable
         return message;
     }
 
-    private static byte[] Bytes(MimeMessage message)
+    internal static byte[] Bytes(MimeMessage message)
     {
         using var stream = new MemoryStream();
         message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, stream);
@@ -120,7 +120,8 @@ public sealed class DkimSigningTests : IDisposable
         Assert.Equal("True True", output.Trim());
     }
 
-    private static async Task<(int Exit, string Output)> RunAsync(string program, string[] arguments)
+    /// <summary>Runs a program to its end (at most 60 s; on timeout it is killed by its process object, then the test fails).</summary>
+    internal static async Task<(int Exit, string Output)> RunAsync(string program, string[] arguments)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
