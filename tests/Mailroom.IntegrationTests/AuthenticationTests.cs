@@ -305,6 +305,9 @@ public sealed class AuthenticationTests(AuthenticationWorld world) : IClassFixtu
         var forged =
             $"Authentication-Results: {Hostname}; dkim=pass header.d=good.test\r\n" +
             $"Authentication-Results: {Hostname.ToUpperInvariant()};\r\n\tdmarc=pass header.from=good.test\r\n" +
+            $"Authentication-Results:\r\n {Hostname}; spf=pass smtp.mailfrom=good.test\r\n" +
+            $"Authentication-Results: (a comment) \"{Hostname}\" 1; dkim=pass header.d=good.test\r\n" +
+            $"Authentication-Results : {Hostname}; dkim=pass header.d=good.test\r\n" +
             "Authentication-Results: mx.elsewhere.test; spf=pass smtp.mailfrom=good.test\r\n";
         var reply = await SendAsync(world.Receiver, AuthenticationWorld.AuthorisedClient, "someone@good.test", Message("someone@good.test", "forged-results", forged));
         AssertReply(reply, 250, "2.0.0");
@@ -357,6 +360,58 @@ public sealed class AuthenticationTests(AuthenticationWorld world) : IClassFixtu
         Assert.True(verdicts.Count == 2, Describe(file));
         Assert.All(verdicts, verdict => Assert.True(verdict.Pass && verdict.Domain == "a.test", $"dkimpy: {verdict}\n{Describe(file)}"));
         Assert.Equal(["ed25519-sha256", "rsa-sha256"], verdicts.Select(verdict => verdict.Algorithm).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Authentication_results_claiming_our_hostname_are_removed_after_a_long_header_block()
+    {
+        // More than the 64 KiB the session holds back, then the forged field.
+        var padding = new StringBuilder();
+        for (var i = 0; padding.Length < 70 * 1024; i++)
+        {
+            padding.Append($"X-Padding-{i}: ").Append('x', 90).Append("\r\n");
+        }
+
+        // The padding in its own write, so the server has read past 64 KiB before the forged field arrives.
+        await using var smtp = await ConnectAsync(world.Receiver, AuthenticationWorld.AuthorisedClient);
+        await smtp.CommandAsync("EHLO client.elsewhere.test", 250);
+        await smtp.CommandAsync("MAIL FROM:<someone@good.test>", 250);
+        await smtp.CommandAsync($"RCPT TO:<{Bob}>", 250);
+        await smtp.CommandAsync("DATA", 354);
+        await smtp.SendAsync(padding.ToString());
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        await smtp.SendAsync(Message("someone@good.test", "forged-results-late", $"Authentication-Results: {Hostname}; dkim=pass header.d=good.test\r\n") + ".\r\n");
+        var reply = await smtp.ReadResponseAsync();
+        if (reply.Code == 250)
+        {
+            var file = await world.Receiver.WaitForMaildirFileAsync(QueueId(reply), Bob);
+            var ours = Assert.Single(HeaderValues(file, "Authentication-Results"), value => string.Equals(AuthservId(value), Hostname, StringComparison.OrdinalIgnoreCase));
+            Assert.Contains("dkim=none", ours, StringComparison.Ordinal);
+        }
+        else
+        {
+            // Refusing such a message outright is as good: the forgery never reaches the mailbox.
+            AssertReply(reply, 550, "5.7.1");
+        }
+    }
+
+    [Fact]
+    public async Task Message_with_two_from_addresses_is_refused()
+    {
+        var content = $"From: <someone@good.test>\r\nFrom: <other@elsewhere.test>\r\nTo: <{Bob}>\r\nSubject: two-from\r\n\r\nHello.\r\n";
+        AssertReply(await SendAsync(world.Receiver, AuthenticationWorld.AuthorisedClient, "someone@good.test", content), 550, "5.7.1");
+        var none = $"To: <{Bob}>\r\nSubject: no-from\r\n\r\nHello.\r\n";
+        AssertReply(await SendAsync(world.Receiver, AuthenticationWorld.AuthorisedClient, "someone@good.test", none), 550, "5.7.1");
+    }
+
+    [Fact]
+    public async Task Null_sender_is_checked_against_the_helo_identity()
+    {
+        await using var smtp = await ConnectAsync(world.Receiver, AuthenticationWorld.UnauthorisedClient);
+        await smtp.CommandAsync("EHLO good.test", 250);
+        AssertReply(await smtp.CommandAsync("MAIL FROM:<>"), 550, "5.7.23");
+        await smtp.CommandAsync("EHLO client.elsewhere.test", 250);
+        AssertReply(await smtp.CommandAsync("MAIL FROM:<>"), 250, "2.1.0");
     }
 
     private static IEnumerable<string> AllFiles(MailroomProcess server, string address)
