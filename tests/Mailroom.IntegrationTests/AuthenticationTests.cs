@@ -33,6 +33,7 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
     private const string SpfGood = "v=spf1 ip4:" + AuthorisedClient + " -all";
 
     private Dnsmasq? _dns;
+    private ServfailDnsServer? _servfail;
     private MailroomProcess? _sender;
     private MailroomProcess? _receiver;
 
@@ -44,7 +45,7 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
     }
 
     /// <summary>The port every Mailroom smtp listener of this world uses, each on its own address.</summary>
-    public int Port { get; } = FreePort();
+    public int Port { get; } = Delivery.DeliveryHarness.FreePort();
 
     internal string TestKeyPem { get; }
 
@@ -111,6 +112,11 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
         {
             await _dns.DisposeAsync();
         }
+
+        if (_servfail is not null)
+        {
+            await _servfail.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -139,6 +145,7 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
 
         // dnsmasq's arguments reach it without a shell: no quotes (it would keep them), and a comma
         // separates the strings of one TXT record (the shell's --txt-record=name,"part1","part2").
+        _servfail = new ServfailDnsServer();
         _dns = await Dnsmasq.StartAsync(
         [
             "--local=/test/",
@@ -163,6 +170,9 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
 
             // elsewhere.test (envelope senders of the forgeries): exists, no SPF, no DMARC.
             "--host-record=elsewhere.test,127.0.0.62",
+
+            // servfail.test: every lookup fails (SERVFAIL from the server dnsmasq forwards to).
+            $"--server=/servfail.test/127.0.0.1#{_servfail.Port}",
         ]);
 
         await File.AppendAllTextAsync(sender.ConfigPath, $"""
@@ -172,13 +182,6 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
             servers = ["{_dns.EndPoint}"]
             {dkimLines}
             """);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex("\"([^\"]*)\"")]
@@ -393,6 +396,33 @@ public sealed class AuthenticationTests(AuthenticationWorld world) : IClassFixtu
             // Refusing such a message outright is as good: the forgery never reaches the mailbox.
             AssertReply(reply, 550, "5.7.1");
         }
+    }
+
+    [Fact]
+    public async Task Spf_temperror_is_answered_451_4_7_24()
+    {
+        await using var smtp = await ConnectAsync(world.Receiver, AuthenticationWorld.UnauthorisedClient);
+        await smtp.CommandAsync("EHLO client.elsewhere.test", 250);
+        AssertReply(await smtp.CommandAsync("MAIL FROM:<someone@servfail.test>"), 451, "4.7.24");
+    }
+
+    [Fact]
+    public async Task Altered_body_fails_dkim_and_dmarc_passes_on_aligned_spf()
+    {
+        var content = Message("someone@good.test", "altered-body");
+        var signature = await Dkimpy.SignAsync(Encoding.ASCII.GetBytes(content), AuthenticationWorld.TestSelector, "good.test", world.TestKeyPem, "from", "to", "subject", "date", "message-id");
+        var altered = content.Replace("Hello from", "Goodbye from", StringComparison.Ordinal);
+
+        var reply = await SendAsync(world.Receiver, AuthenticationWorld.AuthorisedClient, "someone@good.test", signature + altered);
+        AssertReply(reply, 250, "2.0.0");
+        var results = Assert.Single(HeaderValues(await world.Receiver.WaitForMaildirFileAsync(QueueId(reply), Bob), "Authentication-Results"));
+        Assert.Matches(@"dkim=fail[^;]*header\.d=good\.test", results);
+        Assert.Contains("spf=pass", results, StringComparison.Ordinal);
+        Assert.Contains("dmarc=pass", results, StringComparison.Ordinal);
+
+        // From a client SPF does not authorise, nothing aligned passes: p=reject applies.
+        reply = await SendAsync(world.Receiver, AuthenticationWorld.UnauthorisedClient, "someone@elsewhere.test", signature + altered);
+        AssertReply(reply, 550, "5.7.1");
     }
 
     [Fact]
