@@ -70,6 +70,9 @@ public sealed partial class MessageCleanup(
     private static readonly SmtpReply DmarcReject = new(550, EnhancedStatusCode.DeliveryNotAuthorized, "Message rejected by DMARC policy of the From domain");
     private static readonly SmtpReply BadFrom = new(550, EnhancedStatusCode.DeliveryNotAuthorized, "Message must have exactly one From address");
 
+    // RFC 8601 §5: a forged result that could not be removed (see ClaimsOurResults).
+    private static readonly SmtpReply ForgedResults = new(550, EnhancedStatusCode.DeliveryNotAuthorized, "Message carries Authentication-Results it should not");
+
     public CleanupOptions Options => options;
 
     /// <summary>SPF for the MAIL FROM identity (the HELO identity for &lt;&gt;): the result, and the refusal per policy.</summary>
@@ -100,6 +103,11 @@ public sealed partial class MessageCleanup(
         var headers = new List<string>();
         if (!options.VerifyInbound)
         {
+            if (ClaimsOurResults(await HeaderList.LoadAsync(ParserOptions.Default, content, cancellationToken).ConfigureAwait(false)))
+            {
+                return new CleanupResult(ForgedResults, null, headers);
+            }
+
             if (iprev is null && spfResult is null)
             {
                 return CleanupResult.Nothing; // nothing was checked: no header claims otherwise
@@ -126,6 +134,11 @@ public sealed partial class MessageCleanup(
         var message = bytes is not null
             ? await MimeMessage.LoadAsync(new MemoryStream(bytes, writable: false), cancellationToken).ConfigureAwait(false)
             : await MimeMessage.LoadAsync(content, cancellationToken).ConfigureAwait(false);
+        if (ClaimsOurResults(message.Headers))
+        {
+            return new CleanupResult(ForgedResults, null, headers);
+        }
+
         var dmarcResult = await dmarc.CheckAsync(message.Headers, spfResult, signatures, cancellationToken).ConfigureAwait(false);
         LogDmarc(logger, dmarcResult.FromDomain ?? "?", dmarcResult.Result, dmarcResult.Disposition, dmarcResult.Problem ?? string.Empty);
 
@@ -181,6 +194,26 @@ public sealed partial class MessageCleanup(
         return new CleanupResult(null, null, headers);
     }
 
+    /// <summary>
+    /// True when the stored message still has an Authentication-Results field with our authserv-id.
+    /// The session removes them from the header block it holds back (64 KiB), but a field past that
+    /// was streamed to the store as it came; it cannot be cut out of the stored bytes any more (the
+    /// annotations only add headers above them), and delivering it would show the forgery as our
+    /// verdict (RFC 8601 §5), so the message is refused instead.
+    /// </summary>
+    private bool ClaimsOurResults(HeaderList headers)
+    {
+        var forged = headers.Count(header =>
+            header.Field.Equals(AuthenticationResultsHeader.Name, StringComparison.OrdinalIgnoreCase)
+            && AuthenticationResultsHeader.ClaimsAuthservId(header.RawValue, options.Hostname));
+        if (forged > 0)
+        {
+            LogForgedResultsKept(logger, forged);
+        }
+
+        return forged > 0;
+    }
+
     private void AddReceivedSpf(List<string> headers, SpfCheckResult? spfResult)
     {
         if (spfResult is not null)
@@ -194,6 +227,9 @@ public sealed partial class MessageCleanup(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "DMARC for {Domain}: {Result}, disposition {Disposition} {Problem}")]
     private static partial void LogDmarc(ILogger logger, string domain, DmarcResult result, DmarcDisposition disposition, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "refused: {Count} Authentication-Results header(s) claiming to be ours beyond the examined header block")]
+    private static partial void LogForgedResultsKept(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "DKIM: signed for {Domain} with {Count} key(s), {Size} bytes")]
     private static partial void LogSigned(ILogger logger, string domain, int count, long size);

@@ -97,6 +97,11 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
                 await server.AddUserAsync(user);
             }
 
+            if (options.BeforeLaunch is { } prepare)
+            {
+                await prepare(server);
+            }
+
             await server.LaunchAsync();
             return server;
         }
@@ -312,4 +317,11 @@ internal sealed record MailroomProcessOptions
 
     /// <summary>Added with <c>mailroom users add</c> before the start.</summary>
     public IReadOnlyList<string> Users { get; init; } = [];
+
+    /// <summary>
+    /// Runs after the configuration is written and the users are added, before the server starts:
+    /// for commands that need the configuration (e.g. <c>mailroom dkim keygen</c>) and for lines
+    /// appended to it from their output.
+    /// </summary>
+    public Func<MailroomProcess, Task>? BeforeLaunch { get; init; }
 }
