@@ -4,6 +4,8 @@ using Mailroom.Dns;
 using Mailroom.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 
+using Mailroom.Tests.Shared.Dns;
+
 namespace Mailroom.Delivery.Tests.Routing;
 
 public sealed class MxRouterTests

@@ -6,6 +6,8 @@ using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
 using Microsoft.Extensions.Time.Testing;
 
+using Mailroom.Tests.Shared.Dns;
+
 namespace Mailroom.Server.Tests.Policy;
 
 internal static class PolicyTestSupport

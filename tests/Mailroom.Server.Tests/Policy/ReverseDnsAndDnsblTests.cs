@@ -3,6 +3,8 @@ using Mailroom.Dns;
 using Mailroom.Server.Policy;
 using static Mailroom.Server.Tests.Policy.PolicyTestSupport;
 
+using Mailroom.Tests.Shared.Dns;
+
 namespace Mailroom.Server.Tests.Policy;
 
 public sealed class ReverseDnsTests

@@ -4,6 +4,8 @@ using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
 using static Mailroom.Server.Tests.Policy.PolicyTestSupport;
 
+using Mailroom.Tests.Shared.Dns;
+
 namespace Mailroom.Server.Tests.Policy;
 
 public sealed class SenderDomainTests

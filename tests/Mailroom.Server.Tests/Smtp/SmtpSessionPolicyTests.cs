@@ -2,6 +2,8 @@ using Mailroom.Server.Policy;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tests.Policy;
 
+using Mailroom.Tests.Shared.Dns;
+
 namespace Mailroom.Server.Tests.Smtp;
 
 /// <summary>
