@@ -58,7 +58,7 @@ public sealed partial class SmtpPolicy : IDisposable
 
     /// <summary>Whether the checks apply to this session now (its listener's role; authentication).</summary>
     public bool AppliesTo(SmtpPolicyContext context)
-        => _options.Roles.Contains(context.Role) && (!context.IsAuthenticated || _options.ApplyToAuthenticated);
+        => _options.Roles.Contains(context.Role) && !context.IsTrusted && (!context.IsAuthenticated || _options.ApplyToAuthenticated);
 
     /// <summary>
     /// After the connection is accepted, before the greeting. Disconnect (421 4.7.0) for a client in

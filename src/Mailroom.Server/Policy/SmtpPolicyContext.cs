@@ -32,6 +32,9 @@ public sealed class SmtpPolicyContext
     /// <summary>Set by the session after a successful AUTH.</summary>
     public bool IsAuthenticated { get; set; }
 
+    /// <summary>The client is in trusted_networks (Postfix permit_mynetworks): the checks do not apply to it.</summary>
+    public bool IsTrusted { get; set; }
+
     /// <summary>The last HELO/EHLO name, as the client sent it.</summary>
     public string? HeloName { get; set; }
 

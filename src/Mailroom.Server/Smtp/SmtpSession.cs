@@ -54,7 +54,6 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
     public SmtpSession(SmtpServerContext server, SmtpListener listener, IDuplexPipe transport, IPEndPoint client, CancellationToken shutdown, IPAddress? localAddress = null)
     {
-        _policyContext = new SmtpPolicyContext(client.Address, listener.Role, localAddress);
         _server = server;
         _listener = listener;
         _transport = transport;
@@ -65,6 +64,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _line = new byte[server.Options.Limits.CommandLineLength];
         _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.TimeProvider);
         _shutdown = shutdown;
+        _policyContext = new SmtpPolicyContext(client.Address, listener.Role, localAddress) { IsTrusted = IsTrustedClient() };
     }
 
     private SmtpLimits Limits => _server.Options.Limits;

@@ -79,8 +79,12 @@ internal sealed record MailroomConfiguration
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Aliases { get; init; } =
         new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Clients allowed to relay without AUTH; default none (an open relay is never the default).</summary>
-    public IReadOnlyList<IPNetwork> TrustedNetworks { get; init; } = [];
+    /// <summary>
+    /// Clients allowed to relay without AUTH and exempt from the port-25 checks (Postfix mynetworks).
+    /// Default: this host's loopback only, as Postfix's mynetworks_style = host; never anything
+    /// that reaches the network, so the default is no open relay.
+    /// </summary>
+    public IReadOnlyList<IPNetwork> TrustedNetworks { get; init; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
 
     /// <summary>Default reject: Postfix 3.9 smtpd_forbid_bare_newline = normalize is the lenient choice; rejecting is the safe one against SMTP smuggling.</summary>
     public BareLineEndingPolicy BareLineEnding { get; init; } = BareLineEndingPolicy.Reject;

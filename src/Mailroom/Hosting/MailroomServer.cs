@@ -61,7 +61,9 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         builder.Logging.AddConsole(options => options.FormatterName = MailroomLogFormatter.Name)
             .AddConsoleFormatter<MailroomLogFormatter, ConsoleFormatterOptions>()
             .SetMinimumLevel(LogLevel.Information)
-            .AddFilter("Microsoft", LogLevel.Warning);
+            .AddFilter("Microsoft", LogLevel.Warning)
+            // A failed start is reported by `mailroom serve` itself, in one line.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
         // MAILROOM_Logging__LogLevel__Default=Warning (the .NET names, with our prefix) overrides the levels above.
         builder.Configuration.AddEnvironmentVariables("MAILROOM_");

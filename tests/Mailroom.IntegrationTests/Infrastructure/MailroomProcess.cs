@@ -90,6 +90,8 @@ internal sealed partial class MailroomProcess : IAsyncDisposable
                 [authentication]
                 {options.Authentication}
 
+                {(options.ExtraToml.Contains("[relay]", StringComparison.Ordinal) ? "" : "[relay]\ntrusted_networks = []")}
+
                 {options.ExtraToml}
                 """);
             foreach (var user in options.Users)

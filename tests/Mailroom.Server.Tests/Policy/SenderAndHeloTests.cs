@@ -79,6 +79,18 @@ public sealed class SenderDomainTests
     }
 
     [Fact]
+    public async Task TrustedClients_AreExempt_AsPostfixPermitMynetworks()
+    {
+        var context = Context();
+        context.IsTrusted = true;
+
+        var decision = await NewPolicy(s_dns).OnMailAsync(context, Path("user@missing.example"), default);
+
+        Assert.Equal(PolicyAction.Accept, decision.Action);
+        Assert.False(NewPolicy(s_dns).AppliesTo(context));
+    }
+
+    [Fact]
     public async Task SubmissionListener_IsExempt_ByDefault()
     {
         var decision = await NewPolicy(s_dns).OnMailAsync(Context(role: SmtpListenerRole.Submission), Path("user@missing.example"), default);

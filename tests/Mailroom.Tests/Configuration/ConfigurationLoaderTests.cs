@@ -41,7 +41,7 @@ public sealed class ConfigurationLoaderTests
         Assert.Equal(TlsConfiguration.None, configuration.Tls);
         Assert.Empty(configuration.DnsServers);
         Assert.Empty(configuration.Aliases);
-        Assert.Empty(configuration.TrustedNetworks);
+        Assert.Equal([IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")], configuration.TrustedNetworks);
         Assert.Equal(BareLineEndingPolicy.Reject, configuration.BareLineEnding);
         Assert.Equal(52428800, configuration.Limits.MessageSize);
         Assert.Equal(1000, configuration.Limits.Recipients);
