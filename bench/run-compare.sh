@@ -16,6 +16,8 @@
 #   MAILROOM_LOG_LEVEL      Mailroom's minimum log level [Information]; e.g. Warning to measure logging
 #   MAILROOM_BENCH_KEEP=1   keep the temporary folder (config, spool, mailroom.log)
 #   MAILROOM_ADDRESS, MAILROOM_PORT  where Mailroom listens [127.0.0.2, 2500]; TMPDIR as for the harness.
+#   MAILROOM_BIN            a prebuilt mailroom executable to run instead of building this tree
+#                           (A/B runs: copy bin/Release/net10.0 of the "before" build aside first)
 # Only loopback (127.0.0.0/8) is contacted. Needs root (the harness starts a private Postfix).
 set -uo pipefail
 
@@ -50,9 +52,14 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || die "unexpected arguments: $*"
 [ "$(id -u)" = 0 ] || die "must run as root (the harness starts a private Postfix)"
 
-echo "# building Mailroom (Release)" >&2
-dotnet build "$REPO/src/Mailroom/Mailroom.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || die "build failed"
-BIN="$REPO/src/Mailroom/bin/Release/net10.0/mailroom"
+if [ -n "${MAILROOM_BIN:-}" ]; then
+    BIN=$MAILROOM_BIN
+    echo "# using $BIN (not built)" >&2
+else
+    echo "# building Mailroom (Release)" >&2
+    dotnet build "$REPO/src/Mailroom/Mailroom.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || die "build failed"
+    BIN="$REPO/src/Mailroom/bin/Release/net10.0/mailroom"
+fi
 [ -x "$BIN" ] || die "no executable at $BIN"
 
 (exec 3<>"/dev/tcp/$ADDR/$PORT") 2>/dev/null && die "$ADDR:$PORT is already in use (set MAILROOM_PORT)"
@@ -86,6 +93,14 @@ trusted_networks = ["127.0.0.0/8"]
 
 [routes]
 "example.test" = "[127.0.0.1]:$SINK_PORT"
+
+# As the harness's Postfix: no policy checks (sender domain, rates per client) and no inbound
+# SPF/DKIM/DMARC verification; the sender domain client.example.test does not resolve.
+[policy]
+listeners = []
+[authentication]
+spf_fail = "off"
+verify_inbound = false
 CONF
 
 echo "# starting Mailroom: $WORK (fs $(stat -f -c %T "$WORK")), log level ${MAILROOM_LOG_LEVEL:-Information}" >&2

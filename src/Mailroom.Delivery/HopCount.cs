@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Mailroom.Delivery;
 
 /// <summary>
@@ -12,25 +14,69 @@ public static class HopCount
     /// <summary>The header block is read up to this size; a hop is a line of a few hundred bytes at most.</summary>
     private const int MaxHeaderBytes = 256 * 1024;
 
-    /// <summary>The number of Received header fields before the first empty line.</summary>
+    /// <summary>Read this much at a time, so that a message's header (usually a few KiB) costs one or two reads, not its whole body.</summary>
+    private const int ChunkBytes = 16 * 1024;
+
+    private static ReadOnlySpan<byte> Received => "Received:"u8;
+
+    /// <summary>The number of Received header fields before the first empty line (within the first 256 KiB).</summary>
     public static int CountReceived(Stream content)
     {
-        var buffer = new byte[MaxHeaderBytes];
-        var length = content.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        // Pooled: this runs once per delivery attempt, and a fresh 256 KiB array would be a
+        // large-object-heap allocation (zeroed, collected only with generation 2) per message.
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxHeaderBytes);
+        try
+        {
+            int length = 0, position = 0, count = 0;
+            var atLineStart = true;
+            while (length < MaxHeaderBytes)
+            {
+                var read = content.Read(buffer, length, Math.Min(ChunkBytes, MaxHeaderBytes - length));
+                if (read == 0)
+                {
+                    break;
+                }
 
-        var headers = buffer.AsSpan(0, length);
-        var count = 0;
-        var atLineStart = true;
-        for (var i = 0; i < headers.Length; i++)
+                length += read;
+                if (Scan(buffer.AsSpan(0, length), final: false, ref position, ref atLineStart, ref count))
+                {
+                    return count;
+                }
+            }
+
+            Scan(buffer.AsSpan(0, length), final: true, ref position, ref atLineStart, ref count);
+            return count;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Scans <paramref name="headers"/> from <paramref name="position"/>; returns true at the empty
+    /// line that ends the header block. Unless <paramref name="final"/>, stops (returning false) at
+    /// a line start with too few bytes left to tell whether it is a Received field.
+    /// </summary>
+    private static bool Scan(ReadOnlySpan<byte> headers, bool final, ref int position, ref bool atLineStart, ref int count)
+    {
+        var i = position;
+        for (; i < headers.Length; i++)
         {
             if (atLineStart)
             {
                 if (headers[i] is (byte)'\r' or (byte)'\n')
                 {
-                    break; // the empty line ends the header block
+                    position = i;
+                    return true; // the empty line ends the header block
                 }
 
-                if (headers.Length - i >= 9 && System.Text.Ascii.EqualsIgnoreCase(headers.Slice(i, 9), "Received:"u8))
+                if (headers.Length - i < Received.Length && !final)
+                {
+                    break; // decide when more bytes are there
+                }
+
+                if (headers.Length - i >= Received.Length && System.Text.Ascii.EqualsIgnoreCase(headers.Slice(i, Received.Length), Received))
                 {
                     count++;
                 }
@@ -39,6 +85,7 @@ public static class HopCount
             atLineStart = headers[i] == (byte)'\n';
         }
 
-        return count;
+        position = i;
+        return false;
     }
 }

@@ -7,10 +7,13 @@ public sealed partial class FileMessageStore
     // Every line about a message starts with its queue ID, as in Postfix's log.
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "{QueueId}: queued, {ContentLength} bytes, {RecipientCount} recipients")]
+        // Queued and Removed are Debug: at Information the session logs the queued message (client,
+        // from, size, nrcpt, as Postfix's smtpd and qmgr do) and the queue runner logs "removed",
+        // once each per message, as Postfix does. Reports the runner queues are logged by the runner.
+        [LoggerMessage(1, LogLevel.Debug, "{QueueId}: committed to the spool, {ContentLength} bytes, {RecipientCount} recipients")]
         public static partial void Queued(ILogger logger, QueueId queueId, long contentLength, int recipientCount);
 
-        [LoggerMessage(2, LogLevel.Information, "{QueueId}: removed")]
+        [LoggerMessage(2, LogLevel.Debug, "{QueueId}: removed from the spool")]
         public static partial void Removed(ILogger logger, QueueId queueId);
 
         [LoggerMessage(3, LogLevel.Information, "{QueueId}: deleted an uncommitted message left over from before the start")]

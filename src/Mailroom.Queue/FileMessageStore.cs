@@ -210,15 +210,7 @@ public sealed partial class FileMessageStore : IMessageStore
                 contentLength = file.Length - contentOffset;
             }
 
-            byte[] stateFile;
-            try
-            {
-                stateFile = await File.ReadAllBytesAsync(StatePath(name), cancellationToken).ConfigureAwait(false);
-            }
-            catch (FileNotFoundException)
-            {
-                stateFile = [];
-            }
+            byte[] stateFile = ReadSideFile(StatePath(name)) ?? [];
 
             RecipientStatus[] states = QueueFile.FoldStates(stateFile, envelope.Recipients.Count, out int malformedLines);
             if (malformedLines > 0)
@@ -400,13 +392,14 @@ public sealed partial class FileMessageStore : IMessageStore
 
     private MessageAnnotations ReadAnnotations(string name)
     {
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(AnnotationsPath(name)), QueueJsonContext.Default.MessageAnnotations) ?? MessageAnnotations.None;
-        }
-        catch (FileNotFoundException)
+        if (ReadSideFile(AnnotationsPath(name)) is not { } annotations)
         {
             return MessageAnnotations.None;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(annotations, QueueJsonContext.Default.MessageAnnotations) ?? MessageAnnotations.None;
         }
         catch (JsonException e)
         {
@@ -418,13 +411,41 @@ public sealed partial class FileMessageStore : IMessageStore
 
     private DeliverySchedule? ReadSchedule(string name)
     {
+        if (ReadSideFile(SchedulePath(name)) is not { } schedule)
+        {
+            return null; // no schedule yet: the message is due now
+        }
+
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(SchedulePath(name)), QueueJsonContext.Default.DeliverySchedule);
+            return JsonSerializer.Deserialize(schedule, QueueJsonContext.Default.DeliverySchedule);
         }
-        catch (Exception e) when (e is FileNotFoundException or JsonException)
+        catch (JsonException)
         {
-            // No schedule yet, or a damaged one: the message is simply due now.
+            // A damaged schedule: the message is simply due now.
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The bytes of a message's state, schedule or annotations file, or null when it has none. Most
+    /// messages have none of the three when they are first read: a stat costs far less than the
+    /// FileNotFoundException of a failed open. The caller holds the message's lock, so the answer
+    /// cannot change in between; the catch covers a file removed by hand.
+    /// </summary>
+    private static byte[]? ReadSideFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException)
+        {
             return null;
         }
     }

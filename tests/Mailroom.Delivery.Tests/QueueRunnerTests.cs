@@ -325,6 +325,26 @@ public sealed class QueueRunnerTests : IAsyncLifetime
         Assert.Equal(100, HopCount.CountReceived(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(message))));
     }
 
+    [Fact]
+    public void Received_headers_split_across_reads_are_counted_once_each()
+    {
+        // 20 KiB of headers (more than one read), then a body with Received lines that do not count.
+        var filler = "X-Filler: " + new string('a', 20 * 1024) + "\r\n";
+        var message = "Received: a\r\nreceived: b\r\n" + filler + "RECEIVED: c\r\nReceived:d\r\n\r\nReceived: body\r\n";
+        var bytes = System.Text.Encoding.ASCII.GetBytes(message);
+
+        Assert.Equal(4, HopCount.CountReceived(new MemoryStream(bytes)));
+        Assert.Equal(4, HopCount.CountReceived(new OneByteStream(bytes)));
+        Assert.Equal(1, HopCount.CountReceived(new OneByteStream("Received:"u8.ToArray())));
+        Assert.Equal(0, HopCount.CountReceived(new OneByteStream("Received"u8.ToArray())));
+    }
+
+    /// <summary>Returns one byte per read, as a slow peer or a split read would.</summary>
+    private sealed class OneByteStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, 1));
+    }
+
     private async Task StartAsync(int concurrency = 4)
     {
         var local = Options.Create(new LocalDeliveryOptions { MailRoot = _root.Path, Hostname = "mx1.example.com" });
