@@ -58,9 +58,10 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         var paths = new DataPaths(configuration.DataDirectory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "mailroom" });
         builder.WebHost.UseKestrelCore();
-        builder.Logging.AddConsole(options => options.FormatterName = MailroomLogFormatter.Name)
-            .AddConsoleFormatter<MailroomLogFormatter, ConsoleFormatterOptions>()
-            .SetMinimumLevel(LogLevel.Information)
+        // Our own provider, not AddConsole: the same lines, one write(2) per batch (BatchingLoggerProvider).
+        // Created by the container, so disposed (and drained) when the host is.
+        builder.Services.AddSingleton<ILoggerProvider>(_ => new BatchingLoggerProvider(logOutput));
+        builder.Logging.SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning)
             // A failed start is reported by `mailroom serve` itself, in one line.
             .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
@@ -68,7 +69,6 @@ internal sealed partial class MailroomServer : IAsyncDisposable
         // MAILROOM_Logging__LogLevel__Default=Warning (the .NET names, with our prefix) overrides the levels above.
         builder.Configuration.AddEnvironmentVariables("MAILROOM_");
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        builder.Services.Configure<ConsoleLoggerOptions>(_ => { });
         if (!ReferenceEquals(logOutput, Console.Out))
         {
             Console.SetOut(logOutput);
