@@ -317,7 +317,7 @@ internal static partial class ConfigurationLoader
 
         private MailroomLimits Limits(TomlTable table)
         {
-            Keys(table, "limits", "message_size", "recipients", "errors", "command_line", "text_line", "connections", "command_timeout", "data_timeout");
+            Keys(table, "limits", "message_size", "recipients", "errors", "command_line", "text_line", "connections", "command_timeout", "data_timeout", "min_data_rate", "data_rate_grace");
             var limits = MailroomLimits.Default;
             foreach (var entry in table.Entries)
             {
@@ -347,6 +347,12 @@ internal static partial class ConfigurationLoader
                         break;
                     case "data_timeout" when Integer(entry, key, 1, int.MaxValue) is { } value:
                         limits = limits with { DataTimeout = TimeSpan.FromSeconds(value) };
+                        break;
+                    case "min_data_rate" when Integer(entry, key, 0, int.MaxValue) is { } value:
+                        limits = limits with { MinimumDataRate = (int)value };
+                        break;
+                    case "data_rate_grace" when Integer(entry, key, 1, int.MaxValue) is { } value:
+                        limits = limits with { DataRateGrace = TimeSpan.FromSeconds(value) };
                         break;
                 }
             }

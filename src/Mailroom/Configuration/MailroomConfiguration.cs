@@ -49,6 +49,12 @@ internal sealed record MailroomLimits
     /// <summary>Waiting for the rest of the data: RFC 5321 §4.5.3.2.6 (DATA termination, 10 minutes).</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Bytes per second a client must keep up during DATA/BDAT after the grace time; 0 turns it off. Postfix smtpd_min_data_rate = 500.</summary>
+    public int MinimumDataRate { get; init; } = 500;
+
+    /// <summary>The time a DATA/BDAT command gets before the minimum rate counts: Postfix smtpd_timeout = 300s.</summary>
+    public TimeSpan DataRateGrace { get; init; } = TimeSpan.FromMinutes(5);
+
     // RFC 5321 §4.5.3.1.4: 512 octets.
     public const int MinimumCommandLine = 512;
 

@@ -197,6 +197,8 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             Connections = configuration.Limits.Connections,
             CommandTimeout = configuration.Limits.CommandTimeout,
             DataTimeout = configuration.Limits.DataTimeout,
+            MinimumDataRate = configuration.Limits.MinimumDataRate,
+            DataRateGrace = configuration.Limits.DataRateGrace,
         },
     };
 

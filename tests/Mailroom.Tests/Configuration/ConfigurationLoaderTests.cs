@@ -114,6 +114,8 @@ public sealed class ConfigurationLoaderTests
                 connections = 50
                 command_timeout = 60
                 data_timeout = 120
+                min_data_rate = 0
+                data_rate_grace = 30
                 """);
 
             Assert.Equal("mx.example.com", configuration.Hostname);
@@ -148,6 +150,8 @@ public sealed class ConfigurationLoaderTests
                     Connections = 50,
                     CommandTimeout = TimeSpan.FromSeconds(60),
                     DataTimeout = TimeSpan.FromSeconds(120),
+                    MinimumDataRate = 0,
+                    DataRateGrace = TimeSpan.FromSeconds(30),
                 },
                 configuration.Limits);
         }
