@@ -1,6 +1,8 @@
 using System.Text;
 using Mailroom.IntegrationTests.Infrastructure;
 
+using Mailroom.Tests.Shared;
+
 namespace Mailroom.IntegrationTests;
 
 /// <summary>
