@@ -3,6 +3,8 @@ using Mailroom.Delivery.Remote;
 using Mailroom.Delivery.Tests.Fakes;
 using Mailroom.Queue;
 
+using Mailroom.Tests.Shared;
+
 namespace Mailroom.Delivery.Tests.Remote;
 
 /// <summary>The client against a real server: Postfix's smtp-sink on 127.0.0.1.</summary>

@@ -2,6 +2,8 @@ using Mailroom.IntegrationTests.Infrastructure;
 using Mailroom.Testing;
 using static Mailroom.IntegrationTests.Delivery.DeliveryHarness;
 
+using Mailroom.Tests.Shared;
+
 namespace Mailroom.IntegrationTests.Delivery;
 
 /// <summary>

@@ -2,13 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Mailroom.IntegrationTests.Infrastructure;
+namespace Mailroom.Tests.Shared;
 
 /// <summary>
 /// Postfix's smtp-sink(1) on a loopback address and port of the test's choosing (127.0.0.x, so that
 /// several sinks share the one port a sending Mailroom's <c>[delivery] remote_port</c> names),
 /// dumping each transaction to a file (-d). Started with the test's options; stopped by its PID on
-/// dispose. Adapted from tests/Mailroom.Delivery.Tests/Remote/SmtpSink.cs (which binds 127.0.0.1 only).
+/// dispose. Shared by the Delivery and integration tests.
 /// </summary>
 internal sealed class SmtpSink : IAsyncDisposable
 {
@@ -29,6 +29,9 @@ internal sealed class SmtpSink : IAsyncDisposable
     public string DumpDirectory { get; }
 
     public int ProcessId => _process.Id;
+
+    /// <summary>Starts smtp-sink on a free port of 127.0.0.1, dumping into a folder of its own.</summary>
+    public static Task<SmtpSink> StartAsync(params string[] options) => StartAsync(new IPEndPoint(IPAddress.Loopback, FreePort()), null, options);
 
     /// <summary>
     /// Starts smtp-sink on <paramref name="endPoint"/> with <paramref name="options"/> (e.g. <c>-8</c>,
@@ -99,6 +102,15 @@ internal sealed class SmtpSink : IAsyncDisposable
         {
             Directory.Delete(DumpDirectory, recursive: true);
         }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 
     /// <summary>smtp-sink prints nothing when ready: probe its port, a bounded number of times.</summary>
