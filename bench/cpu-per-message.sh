@@ -11,6 +11,7 @@
 # slows everything down: use -t for counts, not for times). Loopback only; every process it
 # starts is stopped by PID. Needs smtp-source and smtp-sink (Debian: postfix).
 set -uo pipefail
+. "$(dirname "$0")/bench-config.sh"
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN=""; M=2000; S=10; W=300; TRACE=0; L=1024
 while getopts "b:m:s:w:l:t" opt; do
@@ -32,25 +33,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-cat >"$WORK/mailroom.toml" <<CONF
-hostname = "mailroom.bench.invalid"
-data_dir = "$WORK/data"
-[[listen]]
-role = "smtp"
-address = "$ADDR:$PORT"
-[relay]
-trusted_networks = ["127.0.0.0/8"]
-[routes]
-"example.test" = "[127.0.0.1]:$SINK_PORT"
-
-# As the harness's Postfix: no policy checks (sender domain, rates per client) and no inbound
-# SPF/DKIM/DMARC verification; the sender domain client.example.test does not resolve.
-[policy]
-listeners = []
-[authentication]
-spf_fail = "off"
-verify_inbound = false
-CONF
+bench_config "$WORK/data" "$ADDR" "$PORT" "$SINK_PORT" >"$WORK/mailroom.toml"
 SINKUSER=(); [ "$(id -u)" = 0 ] && SINKUSER=(-u nobody)
 smtp-sink "${SINKUSER[@]}" -c 127.0.0.1:$SINK_PORT 1000 >"$WORK/sink.out" 2>&1 & SINK=$!
 "$BIN" serve --config "$WORK/mailroom.toml" >"$WORK/mailroom.log" 2>&1 & MR=$!
