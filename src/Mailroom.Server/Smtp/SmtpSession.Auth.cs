@@ -144,16 +144,20 @@ internal sealed partial class SmtpSession
     {
         // 334 replies carry no enhanced status code (RFC 2034 §4).
         _output.Write(new SmtpReply(334, null, Convert.ToBase64String(challenge)).Wire);
-        var line = await ReadAuthLineAsync();
-        if (line is null)
+        // RFC 4954 §4: a response line may be longer than a command (12288 octets); read it whole.
+        var buffer = new byte[Limits.AuthLineLength];
+        var (outcome, length) = await ReadLineAsync(buffer);
+        if (outcome == LineOutcome.Closed)
         {
             throw new IOException("connection closed during AUTH");
         }
 
-        if (line.Length > _server.Options.Limits.AuthLineLength)
+        if (outcome == LineOutcome.TooLong)
         {
             return (null, SmtpServerReplies.AuthLineTooLong);
         }
+
+        var line = buffer.AsSpan(0, length).ToArray();
 
         if (line is [(byte)'*'])
         {
@@ -162,64 +166,6 @@ internal sealed partial class SmtpSession
         }
 
         return TryDecodeBase64(Encoding.ASCII.GetString(line)) is { } decoded ? (decoded, null) : (null, SmtpServerReplies.AuthCannotDecode);
-    }
-
-    /// <summary>
-    /// Reads one response line (up to <see cref="SmtpLimits.AuthLineLength"/>); null when the client
-    /// closed the connection. A longer line is skipped to its end and returned as an over-long marker.
-    /// </summary>
-    private async ValueTask<byte[]?> ReadAuthLineAsync()
-    {
-        var limit = Limits.AuthLineLength;
-        var discarding = false;
-        var needMore = false;
-        while (true)
-        {
-            var result = await ReadAsync(Limits.CommandTimeout, waitForNewData: needMore);
-            var reader = new SequenceReader<byte>(result.Buffer);
-            if (discarding)
-            {
-                if (SmtpLineReader.TrySkipToLineEnd(ref reader))
-                {
-                    _input.AdvanceTo(reader.Position);
-                    return new byte[limit + 1];
-                }
-
-                _input.AdvanceTo(reader.Position);
-                if (result.IsCompleted)
-                {
-                    return null;
-                }
-
-                needMore = true;
-                continue;
-            }
-
-            switch (SmtpLineReader.TryReadLine(ref reader, limit, out var line))
-            {
-                case LineReadStatus.Complete:
-                    var bytes = line.ToArray();
-                    _input.AdvanceTo(reader.Position);
-                    return bytes;
-                case LineReadStatus.TooLong:
-                    _input.AdvanceTo(reader.Position);
-                    return new byte[limit + 1];
-                case LineReadStatus.TooLongUnterminated:
-                    _input.AdvanceTo(reader.Position);
-                    discarding = true;
-                    needMore = true;
-                    continue;
-                default:
-                    _input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                    if (result.IsCompleted)
-                    {
-                        return null;
-                    }
-
-                    needMore = true;
-                    continue;
-            }
-        }
     }
 
     private static byte[]? TryDecodeBase64(string text)

@@ -137,6 +137,48 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     /// <summary>Reads the next command line into <see cref="_line"/>; null when the client closed the connection.</summary>
     private async ValueTask<CommandLine?> ReadCommandAsync()
     {
+        while (true)
+        {
+            var (outcome, length) = await ReadLineAsync(_line);
+            switch (outcome)
+            {
+                case LineOutcome.Line:
+                    return new CommandLine(SmtpCommand.Parse(_line.AsSpan(0, length)), length);
+
+                case LineOutcome.TooLong:
+                    Reply(SmtpReplies.LineTooLong);
+                    if (ErrorLimitReached())
+                    {
+                        return null;
+                    }
+
+                    continue;
+
+                default:
+                    return null;
+            }
+        }
+    }
+
+    private enum LineOutcome
+    {
+        /// <summary>A line (without its line end) is in the destination.</summary>
+        Line,
+
+        /// <summary>The line was longer than the destination; it was skipped up to its line end.</summary>
+        TooLong,
+
+        /// <summary>The client closed the connection.</summary>
+        Closed,
+    }
+
+    /// <summary>
+    /// Reads one line of at most <c>destination.Length</c> octets (line end included, RFC 5321
+    /// §4.5.3.1.4) into <paramref name="destination"/>. A longer line never reaches the caller: it
+    /// is skipped to its end, also when the rest of it is still arriving.
+    /// </summary>
+    private async ValueTask<(LineOutcome Outcome, int Length)> ReadLineAsync(byte[] destination)
+    {
         var discarding = false;
         var needMore = false;
         while (true)
@@ -146,43 +188,32 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             var reader = new SequenceReader<byte>(buffer);
             if (discarding)
             {
-                if (!SmtpLineReader.TrySkipToLineEnd(ref reader))
+                var ended = SmtpLineReader.TrySkipToLineEnd(ref reader);
+                _input.AdvanceTo(reader.Position);
+                if (ended)
                 {
-                    _input.AdvanceTo(reader.Position);
-                    if (result.IsCompleted)
-                    {
-                        return null;
-                    }
-
-                    needMore = true;
-                    continue;
+                    return (LineOutcome.TooLong, 0);
                 }
 
-                discarding = false;
-                Reply(SmtpReplies.LineTooLong);
-                if (ErrorLimitReached())
+                if (result.IsCompleted)
                 {
-                    return null;
+                    return (LineOutcome.Closed, 0);
                 }
+
+                needMore = true;
+                continue;
             }
 
-            var status = SmtpLineReader.TryReadLine(ref reader, _line.Length, out var line);
-            switch (status)
+            switch (SmtpLineReader.TryReadLine(ref reader, destination.Length, out var line))
             {
                 case LineReadStatus.Complete:
-                    line.CopyTo(_line);
+                    line.CopyTo(destination);
                     _input.AdvanceTo(reader.Position);
-                    return new CommandLine(SmtpCommand.Parse(_line.AsSpan(0, (int)line.Length)), (int)line.Length);
+                    return (LineOutcome.Line, (int)line.Length);
 
                 case LineReadStatus.TooLong:
                     _input.AdvanceTo(reader.Position);
-                    Reply(SmtpReplies.LineTooLong);
-                    if (ErrorLimitReached())
-                    {
-                        return null;
-                    }
-
-                    continue;
+                    return (LineOutcome.TooLong, 0);
 
                 case LineReadStatus.TooLongUnterminated:
                     // The rest of the oversized line has not arrived yet: skip it as it comes.
@@ -195,7 +226,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                     _input.AdvanceTo(buffer.Start, buffer.End);
                     if (result.IsCompleted)
                     {
-                        return null;
+                        return (LineOutcome.Closed, 0);
                     }
 
                     needMore = true;

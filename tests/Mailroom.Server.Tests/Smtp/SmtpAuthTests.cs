@@ -111,6 +111,21 @@ public sealed class SmtpAuthTests
     }
 
     [Fact]
+    public async Task AnAuthResponseOverItsLimitArrivingInPiecesIs500AndTheSessionGoesOn()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var client = await SubmissionUnderTlsAsync(server);
+        Assert.Equal(334, (await client.CommandAsync("AUTH PLAIN")).Code);
+
+        // RFC 4954 §4: 12288 octets of response; a longer one, its end sent later, is skipped whole.
+        await client.SendAsync(Encoding.ASCII.GetBytes(new string('A', 13000)));
+        await client.SendAsync(Encoding.ASCII.GetBytes(new string('A', 100) + "\r\n"));
+
+        Assert.Equal("500 5.5.6", (await client.ReadReplyAsync()).CodeAndStatus);
+        Assert.Equal("250 2.0.0", (await client.CommandAsync("NOOP")).CodeAndStatus);
+    }
+
+    [Fact]
     public async Task PlainWithAnotherAuthorizationIdentityFails()
     {
         await using var server = await SmtpServerFixture.StartAsync();

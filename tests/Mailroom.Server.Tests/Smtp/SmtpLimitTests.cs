@@ -18,6 +18,20 @@ public sealed class SmtpLimitTests
         Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
     }
 
+    [Fact]
+    public async Task ACommandLineOverTheLimitArrivingInPiecesIsSkippedWhole()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var client = await server.ConnectAsync();
+
+        // The first piece already passes the limit without a line end; the rest comes later.
+        await client.SendAsync(System.Text.Encoding.ASCII.GetBytes("NOOP " + new string('x', 600)));
+        await client.SendAsync(System.Text.Encoding.ASCII.GetBytes(new string('x', 50) + "\r\nNOOP\r\n"));
+
+        Assert.Equal("500 5.5.2", (await client.ReadReplyAsync()).CodeAndStatus);
+        Assert.Equal("250 2.0.0", (await client.ReadReplyAsync()).CodeAndStatus);
+    }
+
     /// <summary>Postfix smtpd_hard_error_limit: unknown commands and overlong lines both count.</summary>
     [Theory]
     [InlineData("FROB", 0)]
