@@ -52,7 +52,6 @@ public static class SmtpReplies
     public static readonly SmtpReply TextLineTooLong = new(500, EnhancedStatusCode.SyntaxError, "Error: message line too long");
     public static readonly SmtpReply NonAsciiSender = new(553, EnhancedStatusCode.NonAsciiAddress, "Non-ASCII addresses not permitted for that sender");
     public static readonly SmtpReply NonAsciiRecipient = new(553, EnhancedStatusCode.NonAsciiAddress, "Non-ASCII addresses not permitted for that recipient");
-    public static readonly SmtpReply EightBitWithoutSmtpUtf8 = new(550, EnhancedStatusCode.NonAsciiAddress, "Error: 8-bit data in a header needs SMTPUTF8");
 
     public static readonly SmtpReply UnknownUser = new(550, EnhancedStatusCode.BadDestinationMailbox, "Recipient address rejected: user unknown");
     public static readonly SmtpReply RelayDenied = new(554, EnhancedStatusCode.DeliveryNotAuthorized, "Relay access denied");

@@ -91,10 +91,6 @@ public sealed class PolicyDecision
         return new(PolicyAction.Disconnect, reply, reason, [], delay);
     }
 
-    /// <summary>The same decision, delayed by <paramref name="delay"/> before its reply.</summary>
-    public PolicyDecision WithDelay(TimeSpan delay)
-        => delay == Delay ? this : new(Action, Reply, Reason, Headers, delay);
-
     public override string ToString() => Reply is null ? $"{Action}" : $"{Action} {Reply} ({Reason})";
 
     private static void RequireCode(SmtpReply reply, bool transient)

@@ -12,8 +12,6 @@ public sealed partial class SmtpConnectionHandler(SmtpServerContext server, Canc
 {
     private int _active;
 
-    public int ActiveConnections => Volatile.Read(ref _active);
-
     public async Task HandleAsync(ConnectionContext connection, SmtpListener listener)
     {
         var client = Normalize(connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0));

@@ -34,9 +34,6 @@ public sealed partial class ServerCertificateProvider
 
     public string CertificatePath => _certificatePath;
 
-    /// <summary>The certificate's subject, for the log.</summary>
-    public string Subject => Current().TargetCertificate.Subject;
-
     /// <summary>The certificate context for the next handshake.</summary>
     public SslStreamCertificateContext Current()
     {
