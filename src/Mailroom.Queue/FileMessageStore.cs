@@ -59,9 +59,6 @@ public sealed partial class FileMessageStore : IMessageStore
         }
     }
 
-    /// <summary>The spool's root folder (full path).</summary>
-    public string SpoolDirectory => _spool;
-
     /// <summary>
     /// Creates the spool's folders (mode 0700) and deletes what is left in <c>incoming/</c>: messages
     /// whose commit never finished were never acknowledged, so they leave no trace.

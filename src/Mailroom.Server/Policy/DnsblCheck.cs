@@ -15,8 +15,6 @@ namespace Mailroom.Server.Policy;
 /// </summary>
 internal sealed partial class DnsblCheck(IDnsResolver resolver, IReadOnlyList<string> zones, ILogger logger)
 {
-    public bool Enabled => zones.Count > 0;
-
     /// <summary>The first zone (in configured order) that lists <paramref name="client"/>, or null.</summary>
     public async Task<(string Zone, IPAddress Answer)?> FindListingAsync(IPAddress client, CancellationToken cancellationToken)
     {
