@@ -46,19 +46,27 @@ internal sealed class ContentWriteStream(FileStream file) : Stream
 }
 
 /// <summary>
-/// What <see cref="IMessageStore.OpenContent"/> returns: a read-only, seekable view of a message
-/// file from its content's first byte to its end. Position and Length count content bytes only.
-/// Disposing it closes the file.
+/// What <see cref="IMessageStore.OpenContent"/> returns: a read-only, seekable view of the bytes
+/// [offset, offset + length) of a message file or a segment. Position and Length count content
+/// bytes only. Disposing it closes the file.
 /// </summary>
 internal sealed class ContentReadStream : Stream
 {
     private readonly FileStream _file;
     private readonly long _contentOffset;
+    private readonly long _length;
 
+    /// <summary>A view from <paramref name="contentOffset"/> to the end of the file.</summary>
     public ContentReadStream(FileStream file, long contentOffset)
+        : this(file, contentOffset, file.Length - contentOffset)
+    {
+    }
+
+    public ContentReadStream(FileStream file, long contentOffset, long length)
     {
         _file = file;
         _contentOffset = contentOffset;
+        _length = length;
         _file.Position = contentOffset;
     }
 
@@ -68,7 +76,7 @@ internal sealed class ContentReadStream : Stream
 
     public override bool CanWrite => false;
 
-    public override long Length => _file.Length - _contentOffset;
+    public override long Length => _length;
 
     public override long Position
     {
@@ -80,17 +88,17 @@ internal sealed class ContentReadStream : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => _file.Read(buffer, offset, count);
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    public override int Read(Span<byte> buffer) => _file.Read(buffer);
+    public override int Read(Span<byte> buffer) => _file.Read(buffer[..Readable(buffer.Length)]);
 
-    public override int ReadByte() => _file.ReadByte();
+    public override int ReadByte() => Readable(1) == 0 ? -1 : _file.ReadByte();
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        _file.ReadAsync(buffer, offset, count, cancellationToken);
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _file.ReadAsync(buffer, cancellationToken);
+        _file.ReadAsync(buffer[..Readable(buffer.Length)], cancellationToken);
 
     public override long Seek(long offset, SeekOrigin origin)
     {
@@ -121,4 +129,7 @@ internal sealed class ContentReadStream : Stream
 
         base.Dispose(disposing);
     }
+
+    /// <summary>How many of <paramref name="wanted"/> bytes lie before the end of the view.</summary>
+    private int Readable(int wanted) => (int)Math.Clamp(_length - Position, 0, wanted);
 }

@@ -5,10 +5,12 @@ using Microsoft.Extensions.Logging;
 namespace Mailroom.Queue;
 
 /// <summary>
-/// The durable queue on a local file system: one file per message in <c>{spool}/active/</c>, named
-/// by its queue ID, with the recipients' progress in <c>{id}.state</c> beside it. Messages are
-/// received into <c>{spool}/incoming/</c> and renamed into <c>active/</c> at the commit. The format
-/// and the durability argument are in README.md.
+/// The durable queue on a local file system. Small messages are received in memory and appended
+/// to shared segment files in <c>{spool}/segments/</c> (one fsync shared by many commits). A large
+/// message, or one that needs a recorded state or schedule, has a file of its own in
+/// <c>{spool}/active/</c>, named by its queue ID, with the recipients' progress in <c>{id}.state</c>
+/// beside it; such files are received into <c>{spool}/incoming/</c> and renamed into <c>active/</c>
+/// at the commit. The format and the durability argument are in README.md.
 /// </summary>
 /// <remarks>
 /// Call <see cref="InitializeAsync"/> once at start, before anything else. Disk errors surface as
@@ -40,8 +42,17 @@ public sealed partial class FileMessageStore : IMessageStore
     private readonly SemaphoreSlim[] _locks;
     private volatile bool _initialized;
 
-    public FileMessageStore(string spoolDirectory, TimeProvider timeProvider, ILogger<FileMessageStore> logger)
+    /// <param name="segmentMessageLimit">Messages up to this size go to segments; 0 gives every message a file of its own.</param>
+    /// <param name="segmentSize">The size past which a segment is sealed and the next one started.</param>
+    public FileMessageStore(
+        string spoolDirectory,
+        TimeProvider timeProvider,
+        ILogger<FileMessageStore> logger,
+        int segmentMessageLimit = DefaultSegmentMessageLimit,
+        long segmentSize = DefaultSegmentSize)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(segmentMessageLimit);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(segmentSize);
         ArgumentException.ThrowIfNullOrEmpty(spoolDirectory);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
@@ -52,6 +63,8 @@ public sealed partial class FileMessageStore : IMessageStore
         _idGenerator = new QueueIdGenerator(timeProvider);
         _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active), "mailroom-dirsync");
         _logger = logger;
+        _segmentMessageLimit = segmentMessageLimit;
+        _segments = segmentMessageLimit > 0 ? new SegmentLog(_spool, segmentSize, logger) : null;
         _locks = new SemaphoreSlim[LockStripes];
         for (int i = 0; i < _locks.Length; i++)
         {
@@ -60,17 +73,22 @@ public sealed partial class FileMessageStore : IMessageStore
     }
 
     /// <summary>
-    /// Creates the spool's folders (mode 0700) and deletes what is left in <c>incoming/</c>: messages
-    /// whose commit never finished were never acknowledged, so they leave no trace.
-    /// Call once at start, before any other member, while no message is being received.
+    /// Creates the spool's folders (mode 0700), deletes what is left in <c>incoming/</c> (messages
+    /// whose commit never finished were never acknowledged, so they leave no trace) and reads the
+    /// segments. Call once at start, before any other member, while no message is being received.
     /// </summary>
-    public ValueTask InitializeAsync(CancellationToken cancellationToken)
+    public async ValueTask InitializeAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         CreatePrivateDirectory(_spool, enforceMode: false);
         CreatePrivateDirectory(_incoming, enforceMode: true);
         CreatePrivateDirectory(_active, enforceMode: true);
         CreatePrivateDirectory(_corrupt, enforceMode: true);
+        if (_segments is not null)
+        {
+            CreatePrivateDirectory(_segments.Directory, enforceMode: true);
+        }
+
         DirectorySync.Sync(_spool);
         if (_spoolSync is null && FileSystemSync.TryOpen(_spool) is { } fileSystem)
         {
@@ -83,11 +101,11 @@ public sealed partial class FileMessageStore : IMessageStore
             Log.UncommittedDeleted(_logger, Path.GetFileName(path));
         }
 
+        await RecoverSegmentsAsync().ConfigureAwait(false);
         _initialized = true;
-        return ValueTask.CompletedTask;
     }
 
-    public async ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken)
+    public ValueTask<IncomingMessage> CreateAsync(Envelope envelope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ThrowIfNotInitialized();
@@ -97,37 +115,41 @@ public sealed partial class FileMessageStore : IMessageStore
         while (true)
         {
             QueueId id = _idGenerator.Next();
-            string incomingPath = Path.Combine(_incoming, id.Value);
-            string activePath = MessagePath(id.Value);
-            if (File.Exists(activePath))
+            if (File.Exists(MessagePath(id.Value)) || _segmentIndex.ContainsKey(id.Value))
             {
                 continue; // only after a restart with the clock set back: take the next ID
             }
 
-            FileStream file;
-            try
+            if (_segments is not null && header.Length <= _segmentMessageLimit / 2)
             {
-                // Shared for reading: the cleanup checks read the content back before the commit.
-                file = new FileStream(incomingPath, SpoolFileOptions(FileMode.CreateNew, FileAccess.Write, share: FileShare.Read));
-            }
-            catch (IOException) when (File.Exists(incomingPath))
-            {
-                continue;
+                return ValueTask.FromResult<IncomingMessage>(new SegmentIncomingMessage(this, _segments, id, envelope, header));
             }
 
-            var message = new FileIncomingMessage(this, id, file, incomingPath, activePath, header.Length, envelope.Recipients.Count);
-            try
+            if (CreateFileMessage(id, header, envelope.Recipients.Count) is { } message)
             {
-                await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+                return ValueTask.FromResult<IncomingMessage>(message);
             }
-            catch
-            {
-                await message.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            return message;
         }
+    }
+
+    /// <summary>Creates <c>incoming/{id}</c> and writes the header into its buffer; null when that file exists already.</summary>
+    private FileIncomingMessage? CreateFileMessage(QueueId id, byte[] header, int recipientCount)
+    {
+        string incomingPath = Path.Combine(_incoming, id.Value);
+        FileStream file;
+        try
+        {
+            // Shared for reading: the cleanup checks read the content back before the commit.
+            file = new FileStream(incomingPath, SpoolFileOptions(FileMode.CreateNew, FileAccess.Write, share: FileShare.Read));
+        }
+        catch (IOException) when (File.Exists(incomingPath))
+        {
+            return null;
+        }
+
+        // The header fits the file's buffer: written with the first flush.
+        file.Write(header);
+        return new FileIncomingMessage(this, id, file, incomingPath, MessagePath(id.Value), header.Length, recipientCount);
     }
 
     public async IAsyncEnumerable<QueuedMessage> RecoverAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -169,6 +191,7 @@ public sealed partial class FileMessageStore : IMessageStore
             }
         }
 
+        messages.AddRange(_segmentIndex.Keys);
         messages.Sort(StringComparer.Ordinal);
         foreach (string name in messages)
         {
@@ -189,6 +212,11 @@ public sealed partial class FileMessageStore : IMessageStore
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_segmentIndex.TryGetValue(name, out SegmentEntry? entry))
+            {
+                return ToQueuedMessage(entry);
+            }
+
             Envelope envelope;
             long contentLength;
             FileStream file;
@@ -230,6 +258,11 @@ public sealed partial class FileMessageStore : IMessageStore
     {
         string name = FileName(id);
         ThrowIfNotInitialized();
+        if (_segments is not null && _segmentIndex.TryGetValue(name, out SegmentEntry? entry))
+        {
+            return _segments.OpenContent(entry);
+        }
+
         var file = new FileStream(MessagePath(name), ReadFileOptions());
         try
         {
@@ -262,6 +295,7 @@ public sealed partial class FileMessageStore : IMessageStore
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await MoveOutOfSegmentAsync(name, cancellationToken).ConfigureAwait(false);
             if (!File.Exists(MessagePath(name)))
             {
                 throw new FileNotFoundException($"The queue holds no message {name}.", MessagePath(name));
@@ -306,6 +340,11 @@ public sealed partial class FileMessageStore : IMessageStore
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (await TryRemoveFromSegmentAsync(name).ConfigureAwait(false))
+            {
+                return;
+            }
+
             string messagePath = MessagePath(name);
             if (File.Exists(messagePath))
             {
@@ -347,6 +386,7 @@ public sealed partial class FileMessageStore : IMessageStore
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await MoveOutOfSegmentAsync(name, cancellationToken).ConfigureAwait(false);
             if (!File.Exists(MessagePath(name)))
             {
                 throw new FileNotFoundException($"The queue holds no message {name}.", MessagePath(name));

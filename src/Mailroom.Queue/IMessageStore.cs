@@ -9,7 +9,8 @@ namespace Mailroom.Queue;
 public interface IMessageStore
 {
     /// <summary>
-    /// Starts a new message: allocates its queue ID and a temporary file for the content.
+    /// Starts a new message: allocates its queue ID and a place for the content (memory for a small
+    /// message, a temporary file for a large one).
     /// Nothing is visible to delivery until the returned message is committed; disposing it
     /// without a commit removes every trace.
     /// </summary>
@@ -89,7 +90,7 @@ public abstract class IncomingMessage : IAsyncDisposable
     /// <summary>The message content. Writes are buffered; durability comes only with the commit.</summary>
     public abstract Stream Content { get; }
 
-    /// <summary>Makes the message durable (content and envelope fsynced, file and folder) and visible to delivery.</summary>
+    /// <summary>Makes the message durable (content and envelope fsynced: a segment record, or a file and its folder) and visible to delivery.</summary>
     public abstract ValueTask CommitAsync(CancellationToken cancellationToken);
 
     /// <summary>Disposing an uncommitted message deletes it.</summary>

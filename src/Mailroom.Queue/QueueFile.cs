@@ -80,6 +80,35 @@ internal static class QueueFile
         return (envelope ?? throw new InvalidDataException("The envelope is null."), PrefixLength + length + 1L);
     }
 
+    /// <summary>Parses the header at the start of <paramref name="file"/> (a whole queue file in memory) and returns where the content starts.</summary>
+    /// <exception cref="InvalidDataException">The header is corrupt.</exception>
+    public static Envelope ParseHeader(ReadOnlySpan<byte> file, out int contentOffset)
+    {
+        if (file.Length < PrefixLength)
+        {
+            throw new InvalidDataException("The message ends inside its header.");
+        }
+
+        int length = ParsePrefix(file[..PrefixLength]);
+        if (file.Length < PrefixLength + length + 1 || file[PrefixLength + length] != LineFeed)
+        {
+            throw new InvalidDataException("The envelope is not followed by a line feed.");
+        }
+
+        Envelope? envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize(file.Slice(PrefixLength, length), QueueJsonContext.Default.Envelope);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The envelope is not valid: {e.Message}", e);
+        }
+
+        contentOffset = PrefixLength + length + 1;
+        return envelope ?? throw new InvalidDataException("The envelope is null.");
+    }
+
     /// <summary>Reads only the first line of a message file and returns where the content starts.</summary>
     /// <exception cref="InvalidDataException">The first line is corrupt.</exception>
     public static long ReadContentOffset(Stream file)

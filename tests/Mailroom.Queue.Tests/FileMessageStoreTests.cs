@@ -375,7 +375,7 @@ public sealed class FileMessageStoreTests : IDisposable
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.CreateAsync(MinimalEnvelope(), None));
     }
 
-    private static async Task<QueueId> CommitAsync(FileMessageStore store, Envelope envelope, byte[] content)
+    internal static async Task<QueueId> CommitAsync(FileMessageStore store, Envelope envelope, byte[] content)
     {
         await using IncomingMessage message = await store.CreateAsync(envelope, None);
         await message.Content.WriteAsync(content, None);
@@ -383,7 +383,7 @@ public sealed class FileMessageStoreTests : IDisposable
         return message.Id;
     }
 
-    private static async Task<byte[]> ReadContentAsync(FileMessageStore store, QueueId id)
+    internal static async Task<byte[]> ReadContentAsync(FileMessageStore store, QueueId id)
     {
         await using Stream content = store.OpenContent(id);
         using var copy = new MemoryStream();
@@ -391,7 +391,7 @@ public sealed class FileMessageStoreTests : IDisposable
         return copy.ToArray();
     }
 
-    private static async Task<List<QueuedMessage>> RecoverAllAsync(FileMessageStore store)
+    internal static async Task<List<QueuedMessage>> RecoverAllAsync(FileMessageStore store)
     {
         var messages = new List<QueuedMessage>();
         await foreach (QueuedMessage message in store.RecoverAsync(None))
@@ -402,16 +402,16 @@ public sealed class FileMessageStoreTests : IDisposable
         return messages;
     }
 
-    private static EnvelopeRecipient Recipient(string address) => new() { Address = address };
+    internal static EnvelopeRecipient Recipient(string address) => new() { Address = address };
 
-    private static Envelope MinimalEnvelope() => new()
+    internal static Envelope MinimalEnvelope() => new()
     {
         ReversePath = "sender@example.com",
         Recipients = [Recipient("rcpt@example.org")],
         ArrivalTime = new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero),
     };
 
-    private static Envelope FullEnvelope() => new()
+    internal static Envelope FullEnvelope() => new()
     {
         ReversePath = "",
         Recipients =

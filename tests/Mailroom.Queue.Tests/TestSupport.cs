@@ -24,10 +24,16 @@ internal sealed class TempSpool : IDisposable
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
 
-    /// <summary>A new store instance over this spool, initialized: what a restart of the process gives.</summary>
-    public async Task<FileMessageStore> OpenStoreAsync()
+    public string Segments => Path.Combine(Root, "segments");
+
+    /// <summary>
+    /// A new store instance over this spool, initialized: what a restart of the process gives. By
+    /// default every message gets a file of its own (the file format's tests); pass a
+    /// <paramref name="segmentMessageLimit"/> to receive small messages into segments.
+    /// </summary>
+    public async Task<FileMessageStore> OpenStoreAsync(int segmentMessageLimit = 0, long segmentSize = FileMessageStore.DefaultSegmentSize)
     {
-        var store = new FileMessageStore(Root, Time, Logger);
+        var store = new FileMessageStore(Root, Time, Logger, segmentMessageLimit, segmentSize);
         await store.InitializeAsync(CancellationToken.None);
         return store;
     }

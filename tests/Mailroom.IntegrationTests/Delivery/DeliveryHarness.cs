@@ -123,7 +123,10 @@ internal static partial class DeliveryHarness
         return (report, status.StatusGroups[1], path);
     }
 
-    /// <summary>Whether the message file is still in the sender's spool (active/ID).</summary>
+    /// <summary>
+    /// Whether a deferred message is still in the sender's spool: a deferral records a schedule, which
+    /// moves the message out of its segment into a file of its own (active/ID; src/Mailroom.Queue/README.md).
+    /// </summary>
     public static bool IsQueued(MailroomProcess server, string queueId) => File.Exists(Path.Combine(server.Spool, "active", queueId));
 
     private static string DotStuff(string content)
