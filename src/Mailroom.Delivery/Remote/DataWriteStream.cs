@@ -9,7 +9,7 @@ namespace Mailroom.Delivery.Remote;
 /// </summary>
 internal sealed class DataWriteStream : Stream
 {
-    private const int FlushThreshold = 64 * 1024;
+    public const int FlushThreshold = 64 * 1024;
 
     private readonly PipeWriter _writer;
     private readonly TimeSpan _blockTimeout;
