@@ -83,36 +83,19 @@ public sealed partial class FileMessageStore
             return new ContentReadStream(reader, _headerLength);
         }
 
-        public override async ValueTask DisposeAsync()
+        public override ValueTask DisposeAsync()
         {
-            if (_disposed)
+            if (!_disposed)
             {
-                return;
-            }
-
-            _disposed = true;
-            try
-            {
-                // May flush buffered bytes and fail (e.g. ENOSPC): the file is deleted just after anyway.
-                await _file.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (IOException e)
-            {
-                Log.DiscardFailed(_store._logger, Id, e);
-            }
-
-            if (!_committed)
-            {
-                try
+                _disposed = true;
+                if (!_committed)
                 {
-                    File.Delete(_incomingPath);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Deleted at the next start at the latest.
-                    Log.DiscardFailed(_store._logger, Id, e);
+                    // Closing may flush buffered bytes and fail (e.g. ENOSPC): the file is deleted just after anyway.
+                    _store.DiscardFile(Id, _file, _incomingPath);
                 }
             }
+
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -147,9 +147,41 @@ public sealed partial class FileMessageStore : IMessageStore
             return null;
         }
 
-        // The header fits the file's buffer: written with the first flush.
-        file.Write(header);
+        try
+        {
+            // Into the file's buffer (written with the first flush), or at once when the envelope is larger.
+            file.Write(header);
+        }
+        catch (IOException)
+        {
+            DiscardFile(id, file, incomingPath);
+            throw;
+        }
+
         return new FileIncomingMessage(this, id, file, incomingPath, MessagePath(id.Value), header.Length, recipientCount);
+    }
+
+    /// <summary>Closes and deletes an uncommitted message file (a failed write may fail again when the buffer is flushed at close).</summary>
+    private void DiscardFile(QueueId id, FileStream file, string path)
+    {
+        try
+        {
+            file.Dispose();
+        }
+        catch (IOException e)
+        {
+            Log.DiscardFailed(_logger, id, e);
+        }
+
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Deleted at the next start at the latest.
+            Log.DiscardFailed(_logger, id, e);
+        }
     }
 
     public async IAsyncEnumerable<QueuedMessage> RecoverAsync([EnumeratorCancellation] CancellationToken cancellationToken)
