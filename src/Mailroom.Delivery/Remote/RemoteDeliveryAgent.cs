@@ -114,7 +114,22 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
                 }
 
                 var key = new ConnectionKey(route.Destination, host.Name, endPoint);
+                TransactionResult? result = null;
                 var session = _connections.TryTake(key);
+                if (session is not null)
+                {
+                    result = await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
+                    if (session.ClosedBeforeTransaction)
+                    {
+                        // The server closed the idle connection (its timeout, a restart): nothing was
+                        // sent, so a fresh connection to the same server tries at once.
+                        LogStaleConnection(_logger, message.Id, Relay(host.Name, endPoint));
+                        await session.DisposeAsync().ConfigureAwait(false);
+                        session = null;
+                        result = null;
+                    }
+                }
+
                 if (session is null)
                 {
                     sessions++;
@@ -133,7 +148,7 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
                     session = connect.Session;
                 }
 
-                var result = await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
+                result ??= await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
                 var relay = Relay(host.Name, endPoint);
                 if (result.TransactionFailure is { IsTransientFailure: true })
                 {
@@ -165,9 +180,13 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
         return Finish(message, indexes, kind, status, lastHost, failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
     }
 
+    /// <summary>
+    /// Keeps a usable session for the next message to the same server (its next transaction starts
+    /// with a pipelined RSET that proves the connection still works), or closes it.
+    /// </summary>
     private async Task KeepOrCloseAsync(ConnectionKey key, SmtpClientSession session)
     {
-        if (session.IsUsable && await session.ResetAsync().ConfigureAwait(false))
+        if (session.IsUsable)
         {
             _connections.Return(key, session);
             return;
@@ -250,4 +269,7 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: host {Relay} failed, trying the next: {Reason}")]
     private static partial void LogHostFailed(ILogger logger, QueueId queueId, string relay, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{QueueId}: the cached connection to {Relay} was closed; connecting again")]
+    private static partial void LogStaleConnection(ILogger logger, QueueId queueId, string relay);
 }

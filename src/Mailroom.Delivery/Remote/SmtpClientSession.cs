@@ -37,6 +37,9 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     private PipeReader _reader;
     private PipeWriter _writer;
     private bool _broken;
+
+    // Transactions begun on this connection: from the second on, each starts with RSET.
+    private int _transactions;
     private bool _disposed;
     private string? _certificateError;
 
@@ -70,6 +73,13 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
 
     /// <summary>The connection can take another transaction (it was not lost, timed out or closed).</summary>
     public bool IsUsable => !_broken && !_disposed;
+
+    /// <summary>
+    /// The last <see cref="SendAsync"/> found the connection closed before its transaction began (the
+    /// RSET that starts a reused session got no reply): nothing of that message reached the server,
+    /// so a fresh connection to the same server may try again at once.
+    /// </summary>
+    public bool ClosedBeforeTransaction { get; private set; }
 
     /// <summary>
     /// Connects, reads the greeting, says EHLO (HELO when EHLO is refused with 5xx), does STARTTLS per
@@ -146,6 +156,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     public async Task<TransactionResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ClosedBeforeTransaction = false;
         var recipients = message.Recipients;
         if (_broken)
         {
@@ -187,7 +198,11 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             _broken = true;
             var failure = FailureFor(e);
             _transactionFailure = failure;
-            LogTransactionFailed(_logger, _serverName, _endPoint.Address, _endPoint.Port, failure.ToString());
+            if (!ClosedBeforeTransaction)
+            {
+                // (A cached connection the server closed is the caller's to retry, not a failure.)
+                LogTransactionFailed(_logger, _serverName, _endPoint.Address, _endPoint.Port, failure.ToString());
+            }
             for (var i = 0; i < replies.Length; i++)
             {
                 // A refused recipient keeps its RCPT reply; everyone else is not final yet.
@@ -210,37 +225,6 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         }
 
         return new TransactionResult(results, dataReply) { TransactionFailure = _transactionFailure };
-    }
-
-    /// <summary>RSET (RFC 5321 §4.1.1.5), to use the connection for the next message. False when the connection is not usable.</summary>
-    public async Task<bool> ResetAsync(CancellationToken cancellationToken = default)
-    {
-        if (_broken || _disposed)
-        {
-            return false;
-        }
-
-        try
-        {
-            WriteCommand("RSET");
-            await FlushAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
-            var reply = await ReadReplyAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false);
-            if (reply.IsPositive)
-            {
-                return true;
-            }
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
-        {
-        }
-        catch
-        {
-            _broken = true;
-            throw;
-        }
-
-        _broken = true;
-        return false;
     }
 
     /// <summary>Sends QUIT and waits for its reply (at most <see cref="SmtpClientOptions.QuitTimeout"/>), then closes.</summary>
@@ -498,9 +482,20 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         var recipients = message.Recipients;
         SmtpReplyInfo mailReply;
         SmtpReplyInfo dataInitReply;
+
+        // A session used before (a cached connection) starts with RSET, which proves the connection
+        // still works (Postfix verifies a cached session the same way). Every earlier transaction
+        // ended in a clean state (the reply to the final dot, or RSET after a refusal), so this RSET
+        // changes nothing else; with PIPELINING it goes in the same write as MAIL and costs no round trip.
+        var reused = _transactions++ > 0;
         if (Capabilities.Pipelining)
         {
             // RFC 2920 §3.1: MAIL, every RCPT and DATA go in one write; the replies come in order.
+            if (reused)
+            {
+                WriteCommand("RSET");
+            }
+
             WriteCommand(mailCommand);
             for (var i = 0; i < recipients.Count; i++)
             {
@@ -508,7 +503,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             }
 
             WriteCommand("DATA");
-            await FlushAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            await BeginTransactionAsync(reused, cancellationToken).ConfigureAwait(false);
             mailReply = await ReadReplyAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
             if (!mailReply.IsPositive)
             {
@@ -539,6 +534,12 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         }
         else
         {
+            if (reused)
+            {
+                WriteCommand("RSET");
+                await BeginTransactionAsync(reused, cancellationToken).ConfigureAwait(false);
+            }
+
             mailReply = await CommandAsync(mailCommand, _options.MailTimeout, cancellationToken).ConfigureAwait(false);
             if (!mailReply.IsPositive)
             {
@@ -731,6 +732,28 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             }
 
             _reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// Sends the first write of a transaction and, on a reused session, reads the reply to its RSET;
+    /// a connection that fails here failed before the transaction began (<see cref="ClosedBeforeTransaction"/>).
+    /// </summary>
+    private async Task BeginTransactionAsync(bool reused, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushAsync(reused ? _options.RsetTimeout : _options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            if (reused && await ReadReplyAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false) is { Code: 421 } closing)
+            {
+                // RFC 5321 §3.8: the server is closing the connection; what was pipelined behind the RSET is lost with it.
+                throw new IOException($"the server is closing the connection: {closing}");
+            }
+        }
+        catch (Exception e) when (reused && !cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
+        {
+            ClosedBeforeTransaction = true;
+            throw;
         }
     }
 

@@ -8,7 +8,7 @@ using System.Text;
 namespace Mailroom.Delivery.Tests.Remote;
 
 /// <summary>
-/// A scripted SMTP server on 127.0.0.1 (port 0) for one connection: the test's script reads the
+/// A scripted SMTP server on 127.0.0.1 (port 0), one script per connection: the test's script reads the
 /// client's commands and sends canned replies, so it can express what smtp-sink cannot (a 421
 /// greeting, a drop mid-DATA, STARTTLS with a self-signed certificate, SIZE). Every read is bounded
 /// by 10 s so a wrong client fails the test instead of hanging it.
@@ -18,12 +18,13 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
     private readonly TcpListener _listener;
     private readonly Task _run;
 
-    public FakeSmtpServer(Func<FakePeer, Task> script)
+    /// <param name="scripts">One script per connection, in the order the connections arrive.</param>
+    public FakeSmtpServer(params Func<FakePeer, Task>[] scripts)
     {
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         EndPoint = (IPEndPoint)_listener.LocalEndpoint;
-        _run = RunAsync(script);
+        _run = RunAllAsync(scripts);
     }
 
     public IPEndPoint EndPoint { get; }
@@ -41,6 +42,14 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
         catch (Exception)
         {
             // The test awaits Completion when it cares about the script's result.
+        }
+    }
+
+    private async Task RunAllAsync(Func<FakePeer, Task>[] scripts)
+    {
+        foreach (var script in scripts)
+        {
+            await RunAsync(script);
         }
     }
 

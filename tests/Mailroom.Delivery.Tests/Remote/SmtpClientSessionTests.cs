@@ -96,6 +96,85 @@ public sealed class SmtpClientSessionTests
     }
 
     [Fact]
+    public async Task TheNextTransactionOnTheSameConnectionStartsWithAPipelinedRset()
+    {
+        await using var server = new FakeSmtpServer(async peer =>
+        {
+            await GreetAsync(peer, "250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+            await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
+            await peer.ExpectAsync("RCPT TO:<a@example.org>");
+            await peer.ExpectAsync("DATA");
+            await peer.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
+            await peer.ReadDataAsync();
+            await peer.SendAsync("250 2.0.0 Ok: queued as 1\r\n");
+
+            // Nothing between the transactions; the second one begins with RSET in the same write as MAIL.
+            await peer.ExpectAsync("RSET");
+            await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
+            await peer.ExpectAsync("RCPT TO:<b@example.org>");
+            await peer.ExpectAsync("DATA");
+            await peer.SendAsync("250 2.0.0 Ok\r\n250 Ok\r\n250 Ok\r\n354 go\r\n");
+            await peer.ReadDataAsync();
+            await peer.SendAsync("250 2.0.0 Ok: queued as 2\r\n");
+            await QuitAsync(peer);
+        });
+
+        var connect = await ConnectAsync(server);
+        await using (var session = connect.Session!)
+        {
+            Assert.Equal(DeliveryOutcome.Delivered, Assert.Single((await session.SendAsync(Message("one\r\n", "a@example.org"), CancellationToken.None)).Recipients).Outcome);
+            var second = await session.SendAsync(Message("two\r\n", "b@example.org"), CancellationToken.None);
+            Assert.Equal(DeliveryOutcome.Delivered, Assert.Single(second.Recipients).Outcome);
+            Assert.Equal("smtp; 250 2.0.0 Ok: queued as 2", second.DataReply?.DiagnosticCode);
+            Assert.False(session.ClosedBeforeTransaction);
+        }
+
+        await server.Completion;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AConnectionTheServerClosedBetweenTransactionsIsReportedAsClosedBeforeTheTransaction(bool pipelining)
+    {
+        await using var server = new FakeSmtpServer(async peer =>
+        {
+            await GreetAsync(peer, pipelining ? "250-mx.test\r\n250 PIPELINING\r\n" : "250 mx.test\r\n");
+            await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
+            if (pipelining)
+            {
+                await peer.ExpectAsync("RCPT TO:<a@example.org>");
+                await peer.ExpectAsync("DATA");
+                await peer.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
+            }
+            else
+            {
+                await peer.SendAsync("250 Ok\r\n");
+                await peer.ExpectAsync("RCPT TO:<a@example.org>");
+                await peer.SendAsync("250 Ok\r\n");
+                await peer.ExpectAsync("DATA");
+                await peer.SendAsync("354 go\r\n");
+            }
+
+            await peer.ReadDataAsync();
+            await peer.SendAsync("250 2.0.0 Ok\r\n");
+            peer.Close(); // an idle timeout on the server's side
+        });
+
+        var connect = await ConnectAsync(server);
+        await using (var session = connect.Session!)
+        {
+            await session.SendAsync(Message("one\r\n", "a@example.org"), CancellationToken.None);
+            await server.Completion;
+
+            var second = await session.SendAsync(Message("two\r\n", "b@example.org"), CancellationToken.None);
+            Assert.True(session.ClosedBeforeTransaction);
+            Assert.False(session.IsUsable);
+            Assert.Equal(DeliveryOutcome.Deferred, Assert.Single(second.Recipients).Outcome);
+        }
+    }
+
+    [Fact]
     public async Task NoAcceptedRecipientMeansNoDataButRset()
     {
         await using var server = new FakeSmtpServer(async peer =>
@@ -229,7 +308,6 @@ public sealed class SmtpClientSessionTests
             Assert.True(result.Recipients[0].Reply.IsLocal);
             Assert.Equal("smtp; 550 5.1.1 unknown", result.Recipients[1].Reply.DiagnosticCode);
             Assert.False(session.IsUsable);
-            Assert.False(await session.ResetAsync(CancellationToken.None));
 
             var again = await session.SendAsync(Message("x", "a@example.org"), CancellationToken.None);
             Assert.Equal(DeliveryOutcome.Deferred, Assert.Single(again.Recipients).Outcome);
