@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # cpu-per-message.sh - Mailroom alone: CPU time and (optionally) system calls per relayed message.
 #
-#   bench/cpu-per-message.sh [-b BIN] [-m N] [-s N] [-w N] [-t]
+#   bench/cpu-per-message.sh [-b BIN] [-m N] [-s N] [-w N] [-l BYTES] [-d] [-t]
 #
 # Starts BIN (default: this tree's Release build, built first) on 127.0.0.2:2500 relaying
 # example.test to an smtp-sink on 127.0.0.1:2626, sends -w warm-up messages, then -m messages
-# with smtp-source -s sessions, waits until the sink has them all, and prints Mailroom's
+# with smtp-source -s sessions (-d: reusing connections), waits until the sink has them all, and prints Mailroom's
 # user+system CPU per message (from /proc/PID/stat) and the elapsed rates. With -t it also runs
 # strace -c -f on Mailroom during the measured messages and prints calls per message (strace
 # slows everything down: use -t for counts, not for times). Loopback only; every process it
@@ -13,10 +13,10 @@
 set -uo pipefail
 . "$(dirname "$0")/bench-config.sh"
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BIN=""; M=2000; S=10; W=300; TRACE=0; L=1024
-while getopts "b:m:s:w:l:t" opt; do
+BIN=""; M=2000; S=10; W=300; TRACE=0; L=1024; REUSE=()
+while getopts "b:m:s:w:l:dt" opt; do
     case $opt in
-        b) BIN=$OPTARG ;; m) M=$OPTARG ;; s) S=$OPTARG ;; w) W=$OPTARG ;; l) L=$OPTARG ;; t) TRACE=1 ;;
+        b) BIN=$OPTARG ;; m) M=$OPTARG ;; s) S=$OPTARG ;; w) W=$OPTARG ;; l) L=$OPTARG ;; d) REUSE=(-d) ;; t) TRACE=1 ;;
         *) sed -n '2,12p' "$0"; exit 2 ;;
     esac
 done
@@ -40,7 +40,7 @@ smtp-sink "${SINKUSER[@]}" -c 127.0.0.1:$SINK_PORT 1000 >"$WORK/sink.out" 2>&1 &
 for _ in $(seq 300); do (exec 3<>"/dev/tcp/$ADDR/$PORT") 2>/dev/null && break; sleep 0.1; done
 delivered() { grep -c 'status=sent' "$WORK/mailroom.log"; }
 wait_delivered() { for _ in $(seq 600); do [ "$(delivered)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
-SRC=(smtp-source -s "$S" -l "$L" -f sender@client.example.test -t rcpt@example.test)
+SRC=(smtp-source "${REUSE[@]}" -s "$S" -l "$L" -f sender@client.example.test -t rcpt@example.test)
 [ "$W" -gt 0 ] && { "${SRC[@]}" -m "$W" "$ADDR:$PORT"; wait_delivered "$W"; }
 cpu() { awk '{print $14+$15}' "/proc/$MR/stat"; }
 [ "$TRACE" = 1 ] && { strace -c -f -o "$WORK/strace.out" -p "$MR" 2>/dev/null & ST=$!; sleep 1; }
