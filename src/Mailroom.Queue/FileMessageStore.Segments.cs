@@ -5,18 +5,12 @@ namespace Mailroom.Queue;
 
 public sealed partial class FileMessageStore
 {
-    /// <summary>
-    /// Messages up to this size (the queue file's header and the content) are received in memory
-    /// and committed to a segment (README.md, "Segments"); larger ones get a file of their own.
-    /// </summary>
-    public const int DefaultSegmentMessageLimit = 1024 * 1024;
-
-    /// <summary>A segment is sealed and a new one started once it has grown past this size.</summary>
-    public const long DefaultSegmentSize = 64L * 1024 * 1024;
-
     private const int InitialBufferSize = 4096;
 
-    private readonly int _segmentMessageLimit;
+    private readonly SegmentOptions _segmentOptions;
+
+    // Bytes of receive buffers held by messages being received now (SegmentOptions.MemoryBudget).
+    private long _bufferedBytes;
     private readonly SegmentLog? _segments;
 
     // The committed messages that live in a segment, by queue ID. A message is here or in active/, never both.
@@ -103,9 +97,10 @@ public sealed partial class FileMessageStore
         new(entry.Id, entry.Envelope, new RecipientStatus[entry.Envelope.Recipients.Count], entry.ContentLength) { Annotations = entry.Annotations };
 
     /// <summary>
-    /// A message received into memory (a pooled buffer) and committed as one segment record.
-    /// When it grows past the segment limit it moves into a file of its own in incoming/ and goes
-    /// on as a <see cref="FileIncomingMessage"/> would.
+    /// A message received into memory (a pooled buffer, rented at the first write) and committed as
+    /// one segment record. When it grows past the segment limit, or the buffers of all messages
+    /// being received would exceed the memory budget, it moves into a file of its own in incoming/
+    /// and goes on as a <see cref="FileIncomingMessage"/> would.
     /// </summary>
     private sealed class SegmentIncomingMessage : IncomingMessage
     {
@@ -126,7 +121,6 @@ public sealed partial class FileMessageStore
             Id = id;
             _envelope = envelope;
             _header = header;
-            _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
             Content = new SegmentContentStream(this);
         }
 
@@ -152,7 +146,7 @@ public sealed partial class FileMessageStore
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            SegmentEntry entry = _segments.AppendMessage(Id, _envelope, Annotations, _header, _buffer.AsMemory(0, _length));
+            SegmentEntry entry = _segments.AppendMessage(Id, _envelope, Annotations, _header, (_buffer ?? []).AsMemory(0, _length));
             try
             {
                 // From here on the commit runs to its end (as a file's does after its rename).
@@ -176,7 +170,7 @@ public sealed partial class FileMessageStore
             ObjectDisposedException.ThrowIf(_disposed || _committed, this);
             return _file is not null
                 ? _file.OpenWrittenContentAsync(cancellationToken)
-                : ValueTask.FromResult<Stream>(new MemoryStream(_buffer!, 0, _length, writable: false));
+                : ValueTask.FromResult<Stream>(new MemoryStream(_buffer ?? [], 0, _length, writable: false));
         }
 
         public override async ValueTask DisposeAsync()
@@ -197,7 +191,7 @@ public sealed partial class FileMessageStore
         private void Write(ReadOnlySpan<byte> data)
         {
             ObjectDisposedException.ThrowIf(_disposed || _committed, this);
-            if (_file is null && (long)_header.Length + _length + data.Length > _store._segmentMessageLimit)
+            if (_file is null && !TryMakeRoom(data.Length))
             {
                 MoveToFile();
             }
@@ -208,16 +202,45 @@ public sealed partial class FileMessageStore
                 return;
             }
 
-            if (_length + data.Length > _buffer!.Length)
-            {
-                byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + data.Length));
-                _buffer.AsSpan(0, _length).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = larger;
-            }
-
             data.CopyTo(_buffer.AsSpan(_length));
             _length += data.Length;
+        }
+
+        /// <summary>
+        /// Makes the buffer large enough for <paramref name="more"/> bytes; false when the message
+        /// would outgrow the segment limit or the store's memory budget (it then moves to a file).
+        /// </summary>
+        private bool TryMakeRoom(int more)
+        {
+            long needed = (long)_length + more;
+            if (_header.Length + needed > _store._segmentOptions.MessageLimit)
+            {
+                return false;
+            }
+
+            int capacity = _buffer?.Length ?? 0;
+            if (needed <= capacity)
+            {
+                return true;
+            }
+
+            int size = (int)Math.Max(Math.Max(capacity * 2L, needed), InitialBufferSize);
+            byte[] larger = ArrayPool<byte>.Shared.Rent(size);
+            if (Interlocked.Add(ref _store._bufferedBytes, larger.Length - capacity) > _store._segmentOptions.MemoryBudget)
+            {
+                Interlocked.Add(ref _store._bufferedBytes, capacity - larger.Length);
+                ArrayPool<byte>.Shared.Return(larger);
+                return false;
+            }
+
+            if (_buffer is not null)
+            {
+                _buffer.AsSpan(0, _length).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            _buffer = larger;
+            return true;
         }
 
         private ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -257,10 +280,12 @@ public sealed partial class FileMessageStore
         {
             if (_buffer is not null)
             {
+                Interlocked.Add(ref _store._bufferedBytes, -_buffer.Length);
                 ArrayPool<byte>.Shared.Return(_buffer);
                 _buffer = null;
-                _length = 0;
             }
+
+            _length = 0;
         }
 
         /// <summary><see cref="IncomingMessage.Content"/> of a message received into memory: write-only, not seekable.</summary>

@@ -42,17 +42,12 @@ public sealed partial class FileMessageStore : IMessageStore
     private readonly SemaphoreSlim[] _locks;
     private volatile bool _initialized;
 
-    /// <param name="segmentMessageLimit">Messages up to this size go to segments; 0 gives every message a file of its own.</param>
-    /// <param name="segmentSize">The size past which a segment is sealed and the next one started.</param>
-    public FileMessageStore(
-        string spoolDirectory,
-        TimeProvider timeProvider,
-        ILogger<FileMessageStore> logger,
-        int segmentMessageLimit = DefaultSegmentMessageLimit,
-        long segmentSize = DefaultSegmentSize)
+    /// <param name="segments">How small messages are kept; null: <see cref="SegmentOptions.Default"/>.</param>
+    public FileMessageStore(string spoolDirectory, TimeProvider timeProvider, ILogger<FileMessageStore> logger, SegmentOptions? segments = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(segmentMessageLimit);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(segmentSize);
+        segments ??= SegmentOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfNegative(segments.MessageLimit);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(segments.SegmentSize);
         ArgumentException.ThrowIfNullOrEmpty(spoolDirectory);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
@@ -63,8 +58,8 @@ public sealed partial class FileMessageStore : IMessageStore
         _idGenerator = new QueueIdGenerator(timeProvider);
         _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active), "mailroom-dirsync");
         _logger = logger;
-        _segmentMessageLimit = segmentMessageLimit;
-        _segments = segmentMessageLimit > 0 ? new SegmentLog(_spool, segmentSize, logger) : null;
+        _segmentOptions = segments;
+        _segments = segments.MessageLimit > 0 ? new SegmentLog(_spool, segments.SegmentSize, logger) : null;
         _locks = new SemaphoreSlim[LockStripes];
         for (int i = 0; i < _locks.Length; i++)
         {
@@ -120,7 +115,7 @@ public sealed partial class FileMessageStore : IMessageStore
                 continue; // only after a restart with the clock set back: take the next ID
             }
 
-            if (_segments is not null && header.Length <= _segmentMessageLimit / 2)
+            if (_segments is not null && header.Length <= _segmentOptions.MessageLimit / 2)
             {
                 return ValueTask.FromResult<IncomingMessage>(new SegmentIncomingMessage(this, _segments, id, envelope, header));
             }

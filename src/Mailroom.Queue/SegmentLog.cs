@@ -125,15 +125,25 @@ internal sealed class SegmentLog
         }
     }
 
-    /// <summary>Appends a removal record (durable after <see cref="SyncAsync"/>) and forgets the message's content.</summary>
+    /// <summary>
+    /// Appends a removal record (durable after <see cref="SyncAsync"/>) and forgets the message's
+    /// content. Should the append fail, the message still no longer counts as queued in its segment:
+    /// deleting that segment later removes it as well as the record would.
+    /// </summary>
     public void AppendRemoval(SegmentEntry entry)
     {
         byte[] record = SegmentRecord.FormatRemoval(entry.Id);
         lock (_writeLock)
         {
-            Append([record], record.Length);
-            _liveMessages[entry.Segment]--;
-            DeleteDeadSegments();
+            try
+            {
+                Append([record], record.Length);
+            }
+            finally
+            {
+                _liveMessages[entry.Segment]--;
+                DeleteDeadSegments();
+            }
         }
     }
 
@@ -263,7 +273,11 @@ internal sealed class SegmentLog
         }
     }
 
-    /// <summary>Deletes the oldest segments while they are sealed and hold no queued message; the caller holds _writeLock.</summary>
+    /// <summary>
+    /// Deletes the oldest segments while they are sealed and hold no queued message; the caller holds
+    /// _writeLock. A failure is logged and tried again at the next call: a segment kept too long
+    /// costs disk space, never a message.
+    /// </summary>
     private void DeleteDeadSegments()
     {
         while (_liveMessages.Count > 0)
@@ -274,10 +288,19 @@ internal sealed class SegmentLog
                 return;
             }
 
-            File.Delete(SegmentPath(oldest));
+            try
+            {
+                File.Delete(SegmentPath(oldest));
 
-            // Durable before the next one goes: a newer segment may hold removals of this one's messages.
-            DirectorySync.Sync(_directory);
+                // Durable before the next one goes: a newer segment may hold removals of this one's messages.
+                DirectorySync.Sync(_directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                SegmentLogMessages.DeleteFailed(_logger, oldest, e);
+                return;
+            }
+
             _liveMessages.Remove(oldest);
             SegmentLogMessages.SegmentDeleted(_logger, oldest);
         }
@@ -412,6 +435,9 @@ internal static partial class SegmentLogMessages
     // After a crash (or a failed write) the last records of a segment may be cut short: they were never acknowledged.
     [LoggerMessage(Level = LogLevel.Information, Message = "segment {Segment}: ignored {Length} bytes from offset {Offset}, an append cut short by a crash or a write error (never acknowledged)")]
     public static partial void TornTail(ILogger logger, long segment, long offset, long length);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "segment {Segment}: could not delete it; trying again later")]
+    public static partial void DeleteFailed(ILogger logger, long segment, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "fsync of a queue segment in {Directory} failed: no message is accepted until Mailroom is restarted")]
     public static partial void SyncFailed(ILogger logger, string directory, Exception exception);

@@ -8,6 +8,7 @@ namespace Mailroom.Queue.Tests;
 public sealed class SegmentStoreTests : IDisposable
 {
     private const int Limit = 8 * 1024;
+    private static readonly SegmentOptions Segments = new() { MessageLimit = Limit };
     private static readonly CancellationToken None = CancellationToken.None;
     private readonly TempSpool _spool = new();
 
@@ -16,7 +17,7 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task ASmallMessageIsCommittedToASegmentAndReadsBackExactly()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         Envelope envelope = FullEnvelope();
         byte[] content = [.. "Received: from x\r\n\r\nbare\rCR\r\n"u8, 0, 1, 0xFF, 0x80, .. "caf\u00e9"u8];
 
@@ -41,7 +42,7 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task MessagesAndAnnotationsSurviveARestartAndRemovedOnesStayRemoved()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         QueueId first = await CommitAsync(store, MinimalEnvelope(), "first\r\n"u8.ToArray());
         QueueId second;
         await using (IncomingMessage message = await store.CreateAsync(MinimalEnvelope(), None))
@@ -62,7 +63,7 @@ public sealed class SegmentStoreTests : IDisposable
         Assert.Null(await store.ReadAsync(first, None));
         Assert.Throws<FileNotFoundException>(() => store.OpenContent(first));
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         List<QueuedMessage> recovered = await RecoverAllAsync(restarted);
         Assert.Equal([second, third], recovered.Select(message => message.Id));
         Assert.Equal(["Authentication-Results: mx; spf=pass\r\n"], recovered[0].Annotations.AddedHeaders);
@@ -78,7 +79,7 @@ public sealed class SegmentStoreTests : IDisposable
     [InlineData(-7)] // seven bytes of garbage after the last record
     public async Task ATornAppendEndsTheSegmentAndEverythingBeforeItIsRecovered(int cut)
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         QueueId kept = await CommitAsync(store, MinimalEnvelope(), "kept\r\n"u8.ToArray());
         QueueId torn = await CommitAsync(store, MinimalEnvelope(), "torn, or followed by garbage\r\n"u8.ToArray());
         string segment = Assert.Single(Directory.GetFiles(_spool.Segments));
@@ -95,7 +96,7 @@ public sealed class SegmentStoreTests : IDisposable
             }
         }
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         List<QueuedMessage> recovered = await RecoverAllAsync(restarted);
         Assert.Equal(cut > 0 ? [kept] : [kept, torn], recovered.Select(message => message.Id));
         Assert.Contains(_spool.Logger.Lines, line => line.Message.Contains("cut short", StringComparison.Ordinal));
@@ -103,14 +104,14 @@ public sealed class SegmentStoreTests : IDisposable
         // The torn segment is never appended to again: a new commit goes to a new segment, and both survive the next restart.
         QueueId later = await CommitAsync(store: restarted, MinimalEnvelope(), "later\r\n"u8.ToArray());
         Assert.Equal(2, Directory.GetFiles(_spool.Segments).Length);
-        List<QueuedMessage> again = await RecoverAllAsync(await _spool.OpenStoreAsync(Limit));
+        List<QueuedMessage> again = await RecoverAllAsync(await _spool.OpenStoreAsync(Segments));
         Assert.Equal(recovered.Select(message => message.Id).Append(later), again.Select(message => message.Id));
     }
 
     [Fact]
     public async Task AWholeRecordThatDoesNotParseIsCopiedAsideAndTheRestRecovered()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         QueueId good = await CommitAsync(store, MinimalEnvelope(), "good\r\n"u8.ToArray());
         byte[] notAQueueFile = "this is no queue file header\r\n"u8.ToArray();
         byte[] start = SegmentRecord.FormatMessageStart(new QueueId("0000000000000BAD"), [], notAQueueFile, []);
@@ -118,7 +119,7 @@ public sealed class SegmentStoreTests : IDisposable
         await File.AppendAllBytesAsync(segment, [.. start, .. notAQueueFile]);
         await File.AppendAllBytesAsync(segment, SegmentRecord.FormatRemoval(new QueueId("0000000000000NONE")));
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         Assert.Equal([good], (await RecoverAllAsync(restarted)).Select(message => message.Id));
         string aside = Assert.Single(Directory.GetFiles(_spool.Corrupt));
         Assert.EndsWith(".record", aside, StringComparison.Ordinal);
@@ -128,7 +129,7 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task RecordingAStateMovesTheMessageToAFileOfItsOwn()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         Envelope envelope = MinimalEnvelope() with { Recipients = [Recipient("a@example.com"), Recipient("b@example.com")] };
         QueueId id;
         await using (IncomingMessage message = await store.CreateAsync(envelope, None))
@@ -149,27 +150,27 @@ public sealed class SegmentStoreTests : IDisposable
         Assert.Equal("Subject: moved\r\n\r\nbody\r\n"u8.ToArray(), await ReadContentAsync(store, id));
 
         // Recovered once, from its file, with its state.
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         QueuedMessage recovered = Assert.Single(await RecoverAllAsync(restarted));
         Assert.Equal([RecipientStatus.Pending, RecipientStatus.Failed], recovered.States);
         Assert.Equal(["X-Added: 1\r\n"], recovered.Annotations.AddedHeaders);
 
         await restarted.RemoveAsync(id, None);
-        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Limit)));
+        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Segments)));
         Assert.Empty(Directory.GetFiles(_spool.Active));
     }
 
     [Fact]
     public async Task AScheduleMovesTheMessageToAFileAndSurvivesARestart()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         QueueId id = await CommitAsync(store, MinimalEnvelope(), "x\r\n"u8.ToArray());
         var schedule = new DeliverySchedule(1, new DateTimeOffset(2025, 6, 1, 13, 0, 0, TimeSpan.Zero), DelayNotified: false);
 
         await store.ScheduleAsync(id, schedule, None);
 
         Assert.True(File.Exists(Path.Combine(_spool.Active, id.Value + ".schedule")));
-        QueuedMessage recovered = Assert.Single(await RecoverAllAsync(await _spool.OpenStoreAsync(Limit)));
+        QueuedMessage recovered = Assert.Single(await RecoverAllAsync(await _spool.OpenStoreAsync(Segments)));
         Assert.Equal(schedule, recovered.Schedule);
         Assert.Equal("x\r\n"u8.ToArray(), await ReadContentAsync(store, id));
     }
@@ -178,23 +179,23 @@ public sealed class SegmentStoreTests : IDisposable
     public async Task AMessageFoundInASegmentAndInActiveIsRecoveredOnceFromItsFile()
     {
         // A crash after the move to active/ and before the removal record: both hold the message.
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         QueueId id = await CommitAsync(store, MinimalEnvelope(), "segment copy\r\n"u8.ToArray());
         await File.WriteAllBytesAsync(Path.Combine(_spool.Active, id.Value), [.. QueueFile.FormatHeader(MinimalEnvelope()), .. "file copy\r\n"u8]);
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         Assert.Single(await RecoverAllAsync(restarted));
         Assert.Equal("file copy\r\n"u8.ToArray(), await ReadContentAsync(restarted, id));
 
         // The removal record written at that recovery keeps the segment copy away for good.
         File.Delete(Path.Combine(_spool.Active, id.Value));
-        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Limit)));
+        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Segments)));
     }
 
     [Fact]
     public async Task AMessageGrowingPastTheLimitMovesToAFileDuringReception()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         byte[] content = new byte[(3 * Limit) + 5];
         new Random(7).NextBytes(content);
         QueueId id;
@@ -225,7 +226,7 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task AnUncommittedMessageLeavesNothing()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         await using (IncomingMessage message = await store.CreateAsync(MinimalEnvelope(), None))
         {
             await message.Content.WriteAsync("never committed\r\n"u8.ToArray());
@@ -237,14 +238,14 @@ public sealed class SegmentStoreTests : IDisposable
             await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await message.CommitAsync(new CancellationToken(canceled: true)));
         }
 
-        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Limit)));
+        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Segments)));
     }
 
     [Fact]
     public async Task ASegmentIsDeletedOnlyWhenItAndEveryOlderSegmentHoldNoQueuedMessage()
     {
         // Segments of 64 bytes: every record starts a new one, so A, B and C land in segments 1, 2 and 3.
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit, segmentSize: 64);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { SegmentSize = 64 });
         QueueId a = await CommitAsync(store, MinimalEnvelope(), "A\r\n"u8.ToArray());
         QueueId b = await CommitAsync(store, MinimalEnvelope(), "B\r\n"u8.ToArray());
         QueueId c = await CommitAsync(store, MinimalEnvelope(), "C\r\n"u8.ToArray());
@@ -258,21 +259,46 @@ public sealed class SegmentStoreTests : IDisposable
         await store.RemoveAsync(a, None);
         Assert.Equal([3, 4], SegmentNumbers());
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         Assert.Equal([c], (await RecoverAllAsync(restarted)).Select(message => message.Id));
         await restarted.RemoveAsync(c, None);
         Assert.Equal([5], SegmentNumbers()); // the new segment holds C's removal; 3 and 4 are gone
-        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Limit)));
+        Assert.Empty(await RecoverAllAsync(await _spool.OpenStoreAsync(Segments)));
+    }
+
+    [Fact]
+    public async Task MessagesBeyondTheMemoryBudgetAreReceivedIntoFiles()
+    {
+        // Room for one 8 KiB buffer: the second message being received at the same time gets a file.
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { MemoryBudget = 12 * 1024 });
+        byte[] content = new byte[6000];
+        new Random(3).NextBytes(content);
+        await using IncomingMessage first = await store.CreateAsync(MinimalEnvelope(), None);
+        await using IncomingMessage second = await store.CreateAsync(MinimalEnvelope(), None);
+        await first.Content.WriteAsync(content);
+        Assert.Empty(Directory.GetFiles(_spool.Incoming));
+        await second.Content.WriteAsync(content);
+        Assert.Equal([second.Id.Value], Directory.GetFiles(_spool.Incoming).Select(Path.GetFileName));
+
+        await first.CommitAsync(None);
+        await second.CommitAsync(None);
+        Assert.Equal([second.Id.Value], Directory.GetFiles(_spool.Active).Select(Path.GetFileName));
+        Assert.Equal(content, await ReadContentAsync(store, first.Id));
+        Assert.Equal(content, await ReadContentAsync(store, second.Id));
+
+        // The first message's buffer went back with its commit: the next one fits in memory again.
+        QueueId third = await CommitAsync(store, MinimalEnvelope(), content);
+        Assert.False(File.Exists(Path.Combine(_spool.Active, third.Value)));
     }
 
     [Fact]
     public async Task ConcurrentCommitsAreAllRecoveredWithTheirContent()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit, segmentSize: 16 * 1024);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { SegmentSize = 16 * 1024 });
         QueueId[] ids = await Task.WhenAll(Enumerable.Range(0, 200).Select(number =>
             Task.Run(() => CommitAsync(store, MinimalEnvelope(), Encoding.ASCII.GetBytes($"message {number}\r\n")))));
 
-        FileMessageStore restarted = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         List<QueuedMessage> recovered = await RecoverAllAsync(restarted);
         Assert.Equal(ids.Order(new IdComparer()), recovered.Select(message => message.Id));
         for (int number = 0; number < ids.Length; number++)
@@ -286,7 +312,7 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task SegmentFilesArePrivate()
     {
-        FileMessageStore store = await _spool.OpenStoreAsync(Limit);
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments);
         await CommitAsync(store, MinimalEnvelope(), "x"u8.ToArray());
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Assert.Single(Directory.GetFiles(_spool.Segments))));

@@ -28,12 +28,12 @@ internal sealed class TempSpool : IDisposable
 
     /// <summary>
     /// A new store instance over this spool, initialized: what a restart of the process gives. By
-    /// default every message gets a file of its own (the file format's tests); pass a
-    /// <paramref name="segmentMessageLimit"/> to receive small messages into segments.
+    /// default every message gets a file of its own (the file format's tests); pass
+    /// <paramref name="segments"/> to receive small messages into segments.
     /// </summary>
-    public async Task<FileMessageStore> OpenStoreAsync(int segmentMessageLimit = 0, long segmentSize = FileMessageStore.DefaultSegmentSize)
+    public async Task<FileMessageStore> OpenStoreAsync(SegmentOptions? segments = null)
     {
-        var store = new FileMessageStore(Root, Time, Logger, segmentMessageLimit, segmentSize);
+        var store = new FileMessageStore(Root, Time, Logger, segments ?? SegmentOptions.Off);
         await store.InitializeAsync(CancellationToken.None);
         return store;
     }
