@@ -47,8 +47,7 @@ public sealed partial class FileMessageStore
 
             cancellationToken.ThrowIfCancellationRequested();
             await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var annotations = Annotations.AddedHeaders.Count > 0 || Annotations.QuarantineReason is not null;
-            if (annotations)
+            if (!Annotations.IsEmpty)
             {
                 // Renamed into active/ before the message: a message there always has its annotations.
                 await _store.WriteAnnotationsAsync(Id, Annotations, cancellationToken).ConfigureAwait(false);

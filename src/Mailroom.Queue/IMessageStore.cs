@@ -74,6 +74,10 @@ public sealed record DeliverySchedule(int Attempts, DateTimeOffset NextAttempt, 
 public sealed record MessageAnnotations(IReadOnlyList<string> AddedHeaders, string? QuarantineReason = null)
 {
     public static readonly MessageAnnotations None = new([]);
+
+    /// <summary>Nothing to add and nothing to quarantine: the queue stores no annotations then.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsEmpty => AddedHeaders.Count == 0 && QuarantineReason is null;
 }
 
 /// <summary>A message being received. Write the content to <see cref="Content"/>, then commit.</summary>

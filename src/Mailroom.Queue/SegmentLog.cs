@@ -113,8 +113,7 @@ internal sealed class SegmentLog
     /// </summary>
     public SegmentEntry AppendMessage(QueueId id, Envelope envelope, MessageAnnotations annotations, ReadOnlyMemory<byte> queueHeader, ReadOnlyMemory<byte> content)
     {
-        bool annotated = annotations.AddedHeaders.Count > 0 || annotations.QuarantineReason is not null;
-        byte[] annotationsJson = annotated ? JsonSerializer.SerializeToUtf8Bytes(annotations, QueueJsonContext.Default.MessageAnnotations) : [];
+        byte[] annotationsJson = annotations.IsEmpty ? [] : JsonSerializer.SerializeToUtf8Bytes(annotations, QueueJsonContext.Default.MessageAnnotations);
         byte[] start = SegmentRecord.FormatMessageStart(id, annotationsJson, queueHeader.Span, content.Span);
         ReadOnlyMemory<byte>[] parts = [start, queueHeader, content];
         lock (_writeLock)
