@@ -67,17 +67,7 @@ internal static class QueueFile
             throw new InvalidDataException("The envelope is not followed by a line feed.");
         }
 
-        Envelope? envelope;
-        try
-        {
-            envelope = JsonSerializer.Deserialize(json.AsSpan(0, length), QueueJsonContext.Default.Envelope);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"The envelope is not valid: {e.Message}", e);
-        }
-
-        return (envelope ?? throw new InvalidDataException("The envelope is null."), PrefixLength + length + 1L);
+        return (DeserializeEnvelope(json.AsSpan(0, length)), PrefixLength + length + 1L);
     }
 
     /// <summary>Parses the header at the start of <paramref name="file"/> (a whole queue file in memory) and returns where the content starts.</summary>
@@ -95,18 +85,8 @@ internal static class QueueFile
             throw new InvalidDataException("The envelope is not followed by a line feed.");
         }
 
-        Envelope? envelope;
-        try
-        {
-            envelope = JsonSerializer.Deserialize(file.Slice(PrefixLength, length), QueueJsonContext.Default.Envelope);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"The envelope is not valid: {e.Message}", e);
-        }
-
         contentOffset = PrefixLength + length + 1;
-        return envelope ?? throw new InvalidDataException("The envelope is null.");
+        return DeserializeEnvelope(file.Slice(PrefixLength, length));
     }
 
     /// <summary>Reads only the first line of a message file and returns where the content starts.</summary>
@@ -181,6 +161,22 @@ internal static class QueueFile
             update = default;
             return false;
         }
+    }
+
+    /// <exception cref="InvalidDataException">The envelope's JSON is not valid, or null.</exception>
+    private static Envelope DeserializeEnvelope(ReadOnlySpan<byte> json)
+    {
+        Envelope? envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize(json, QueueJsonContext.Default.Envelope);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The envelope is not valid: {e.Message}", e);
+        }
+
+        return envelope ?? throw new InvalidDataException("The envelope is null.");
     }
 
     private static int ParsePrefix(ReadOnlySpan<byte> prefix)
