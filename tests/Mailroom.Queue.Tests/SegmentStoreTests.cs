@@ -300,7 +300,7 @@ public sealed class SegmentStoreTests : IDisposable
 
         FileMessageStore restarted = await _spool.OpenStoreAsync(Segments);
         List<QueuedMessage> recovered = await RecoverAllAsync(restarted);
-        Assert.Equal(ids.Order(new IdComparer()), recovered.Select(message => message.Id));
+        Assert.Equal(ids.OrderBy(id => id.Value, StringComparer.Ordinal), recovered.Select(message => message.Id));
         for (int number = 0; number < ids.Length; number++)
         {
             Assert.Equal(Encoding.ASCII.GetBytes($"message {number}\r\n"), await ReadContentAsync(restarted, ids[number]));
@@ -321,9 +321,4 @@ public sealed class SegmentStoreTests : IDisposable
 
     private int[] SegmentNumbers() =>
         [.. Directory.GetFiles(_spool.Segments, "*.seg").Select(path => int.Parse(Path.GetFileNameWithoutExtension(path), System.Globalization.CultureInfo.InvariantCulture)).Order()];
-
-    private sealed class IdComparer : IComparer<QueueId>
-    {
-        public int Compare(QueueId x, QueueId y) => string.CompareOrdinal(x.Value, y.Value);
-    }
 }

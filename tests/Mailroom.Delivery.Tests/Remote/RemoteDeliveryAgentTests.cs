@@ -84,12 +84,7 @@ public sealed class RemoteDeliveryAgentTests
         return outcome.Kind;
     }
 
-    private static async Task GreetAsync(FakePeer peer)
-    {
-        await peer.SendAsync("220 mx.test ESMTP\r\n");
-        await peer.ExpectAsync("EHLO client.test");
-        await peer.SendAsync(Ehlo);
-    }
+    private static Task GreetAsync(FakePeer peer) => SmtpClientSessionTests.GreetAsync(peer, Ehlo);
 
     /// <summary>The pipelined MAIL, RCPT and DATA of one message (after an RSET the test read already), its data and 250.</summary>
     private static async Task AcceptMessageAsync(FakePeer peer, string recipient, bool rset = false)

@@ -27,7 +27,7 @@ public sealed class SmtpClientSessionTests
     private static async Task<SmtpConnectResult> ConnectAsync(FakeSmtpServer server, SmtpClientOptions? options = null, LogCapture? log = null, TimeProvider? time = null) =>
         await SmtpClientSession.ConnectAsync(server.EndPoint, "mx.test", options ?? new SmtpClientOptions { HeloName = "client.test" }, time ?? TimeProvider.System, (log ?? new LogCapture()).CreateLogger("smtp"), CancellationToken.None);
 
-    private static async Task GreetAsync(FakePeer peer, string ehloReply = Ehlo)
+    internal static async Task GreetAsync(FakePeer peer, string ehloReply = Ehlo)
     {
         await peer.SendAsync("220 mx.test ESMTP\r\n");
         await peer.ExpectAsync("EHLO client.test");
