@@ -12,17 +12,6 @@ public sealed class SmtpAuthTests
 
     private static string B64(string text) => RawSmtpClient.Base64(text);
 
-    /// <summary>A submission session after STARTTLS and EHLO, not yet authenticated.</summary>
-    private static async Task<RawSmtpClient> SubmissionUnderTlsAsync(SmtpServerFixture server)
-    {
-        var client = await server.ConnectAsync(SmtpListenerRole.Submission);
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
-        Assert.Equal("220 2.0.0", (await client.CommandAsync("STARTTLS")).CodeAndStatus);
-        await client.StartTlsAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
-        return client;
-    }
-
     [Fact]
     public async Task AuthIsAdvertisedOnlyUnderTls()
     {
@@ -55,10 +44,7 @@ public sealed class SmtpAuthTests
     [Fact]
     public async Task SmtpListenerOffersAuthWhenConfigured()
     {
-        await using var server = await SmtpServerFixture.StartAsync(options => options with
-        {
-            Listeners = [.. options.Listeners.Select(listener => listener.Role == SmtpListenerRole.Smtp ? listener with { Authentication = true } : listener)],
-        });
+        await using var server = await SmtpServerFixture.StartAsync(SmtpServerFixture.WithAuthOnSmtp);
         await using var client = await server.ConnectAsync();
         var plain = await client.CommandAsync("EHLO client.example");
         Assert.DoesNotContain(plain.Lines, line => line.StartsWith("AUTH", StringComparison.Ordinal));
@@ -74,7 +60,7 @@ public sealed class SmtpAuthTests
     public async Task SubmissionRequiresAuthenticationForMail()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var reply = await client.CommandAsync("MAIL FROM:<alice@example.test>");
         Assert.Equal("530 5.7.0", reply.CodeAndStatus);
         Assert.Contains("Authentication required", reply.Lines[0], StringComparison.Ordinal);
@@ -84,7 +70,7 @@ public sealed class SmtpAuthTests
     public async Task PlainWithInitialResponseAuthenticatesAndRecordsTheUser()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("235 2.7.0", (await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0" + Password))).CodeAndStatus);
         Assert.Equal("250 2.1.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
         Assert.Equal("250 2.1.5", (await client.CommandAsync("RCPT TO:<bob@example.test>")).CodeAndStatus);
@@ -103,7 +89,7 @@ public sealed class SmtpAuthTests
     public async Task PlainWithoutInitialResponseGetsAnEmptyChallenge()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var challenge = await client.CommandAsync("AUTH PLAIN");
         Assert.Equal(334, challenge.Code);
         Assert.Equal("", challenge.Lines[0]);
@@ -114,7 +100,7 @@ public sealed class SmtpAuthTests
     public async Task AnAuthResponseOverItsLimitArrivingInPiecesIs500AndTheSessionGoesOn()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal(334, (await client.CommandAsync("AUTH PLAIN")).Code);
 
         // RFC 4954 §4: 12288 octets of response; a longer one, its end sent later, is skipped whole.
@@ -129,7 +115,7 @@ public sealed class SmtpAuthTests
     public async Task PlainWithAnotherAuthorizationIdentityFails()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("535 5.7.8", (await client.CommandAsync("AUTH PLAIN " + B64(SmtpServerFixture.Bob + "\0" + Alice + "\0" + Password))).CodeAndStatus);
         Assert.Equal("235 2.7.0", (await client.CommandAsync("AUTH PLAIN " + B64(Alice + "\0" + Alice + "\0" + Password))).CodeAndStatus);
     }
@@ -138,7 +124,7 @@ public sealed class SmtpAuthTests
     public async Task EmptyInitialResponseIsAnEmptyMessage()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         // RFC 4954 §4: "=" is a zero-length initial response; for PLAIN that is a malformed message.
         Assert.Equal("535 5.7.8", (await client.CommandAsync("AUTH PLAIN =")).CodeAndStatus);
     }
@@ -147,7 +133,7 @@ public sealed class SmtpAuthTests
     public async Task LoginAsksForUserNameAndPassword()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var username = await client.CommandAsync("AUTH LOGIN");
         Assert.Equal(334, username.Code);
         Assert.Equal("Username:", RawSmtpClient.FromBase64(username.Lines[0]));
@@ -161,7 +147,7 @@ public sealed class SmtpAuthTests
     public async Task LoginTakesTheUserNameAsInitialResponse()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var password = await client.CommandAsync("AUTH LOGIN " + B64(Alice));
         Assert.Equal("Password:", RawSmtpClient.FromBase64(password.Lines[0]));
         Assert.Equal("535 5.7.8", (await client.CommandAsync(B64("wrong"))).CodeAndStatus);
@@ -171,7 +157,7 @@ public sealed class SmtpAuthTests
     public async Task WrongPasswordAndUnknownUserGetTheSameReply()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var wrong = await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0wrong"));
         var unknown = await client.CommandAsync("AUTH PLAIN " + B64("\0nobody@example.test\0wrong"));
         Assert.Equal("535 5.7.8", wrong.CodeAndStatus);
@@ -183,7 +169,7 @@ public sealed class SmtpAuthTests
     public async Task StarCancelsTheExchange()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal(334, (await client.CommandAsync("AUTH LOGIN")).Code);
         Assert.Equal("501 5.0.0", (await client.CommandAsync("*")).CodeAndStatus);
         Assert.Equal("235 2.7.0", (await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0" + Password))).CodeAndStatus);
@@ -195,7 +181,7 @@ public sealed class SmtpAuthTests
     public async Task UndecodableInitialResponseIs501(string command)
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("501 5.5.2", (await client.CommandAsync(command)).CodeAndStatus);
     }
 
@@ -203,7 +189,7 @@ public sealed class SmtpAuthTests
     public async Task UndecodableResponseIs501()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal(334, (await client.CommandAsync("AUTH LOGIN")).Code);
         Assert.Equal("501 5.5.2", (await client.CommandAsync("%%%")).CodeAndStatus);
     }
@@ -212,7 +198,7 @@ public sealed class SmtpAuthTests
     public async Task UnknownMechanismIs504()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("504 5.5.4", (await client.CommandAsync("AUTH CRAM-MD5")).CodeAndStatus);
         Assert.Equal("501 5.5.4", (await client.CommandAsync("AUTH")).CodeAndStatus);
     }
@@ -221,7 +207,7 @@ public sealed class SmtpAuthTests
     public async Task SecondAuthIs503()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("235 2.7.0", (await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0" + Password))).CodeAndStatus);
         Assert.Equal("503 5.5.1", (await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0" + Password))).CodeAndStatus);
     }
@@ -229,15 +215,8 @@ public sealed class SmtpAuthTests
     [Fact]
     public async Task AuthDuringATransactionIs503()
     {
-        await using var server = await SmtpServerFixture.StartAsync(options => options with
-        {
-            Listeners = [.. options.Listeners.Select(listener => listener.Role == SmtpListenerRole.Smtp ? listener with { Authentication = true } : listener)],
-        });
-        await using var client = await server.ConnectAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
-        Assert.Equal("220 2.0.0", (await client.CommandAsync("STARTTLS")).CodeAndStatus);
-        await client.StartTlsAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
+        await using var server = await SmtpServerFixture.StartAsync(SmtpServerFixture.WithAuthOnSmtp);
+        await using var client = await server.ConnectUnderTlsAsync();
         Assert.Equal("250 2.1.0", (await client.CommandAsync("MAIL FROM:<someone@remote.example>")).CodeAndStatus);
         Assert.Equal("503 5.5.1", (await client.CommandAsync("AUTH PLAIN " + B64("\0" + Alice + "\0" + Password))).CodeAndStatus);
     }
@@ -249,7 +228,7 @@ public sealed class SmtpAuthTests
     public async Task ScramSha256Authenticates(string gs2Header)
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient(Alice, Password, gs2Header);
         var serverFirst = await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64(scram.ClientFirst));
         Assert.Equal(334, serverFirst.Code);
@@ -264,7 +243,7 @@ public sealed class SmtpAuthTests
     public async Task ScramServerNonceExtendsTheClientNonce()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient(Alice, Password, clientNonce: "fyko+d2lbbFgONRv9qkxdawL");
         Assert.Equal(334, (await client.CommandAsync("AUTH SCRAM-SHA-256")).Code);
         var serverFirst = RawSmtpClient.FromBase64((await client.CommandAsync(B64(scram.ClientFirst))).Lines[0]);
@@ -275,7 +254,7 @@ public sealed class SmtpAuthTests
     public async Task ScramWithWrongPasswordFails()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient(Alice, "wrong");
         var serverFirst = await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64(scram.ClientFirst));
         Assert.Equal("535 5.7.8", (await client.CommandAsync(B64(scram.ClientFinal(RawSmtpClient.FromBase64(serverFirst.Lines[0]))))).CodeAndStatus);
@@ -285,7 +264,7 @@ public sealed class SmtpAuthTests
     public async Task ScramForAnUnknownUserLooksTheSameUntilTheEnd()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient("nobody@example.test", "whatever");
         var serverFirst = await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64(scram.ClientFirst));
         Assert.Equal(334, serverFirst.Code);
@@ -297,7 +276,7 @@ public sealed class SmtpAuthTests
     public async Task ScramWithATamperedNonceFails()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient(Alice, Password);
         var serverFirst = RawSmtpClient.FromBase64((await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64(scram.ClientFirst))).Lines[0]);
         Assert.Equal("535 5.7.8", (await client.CommandAsync(B64(scram.ClientFinal(serverFirst, tamperNonce: "replayed-nonce")))).CodeAndStatus);
@@ -309,7 +288,7 @@ public sealed class SmtpAuthTests
     public async Task ScramRefusesWhatItDoesNotSupport(string gs2Header)
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         var scram = new ScramClient(Alice, Password, gs2Header);
         Assert.Equal("535 5.7.8", (await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64(scram.ClientFirst))).CodeAndStatus);
     }
@@ -318,7 +297,7 @@ public sealed class SmtpAuthTests
     public async Task ScramMandatoryExtensionFails()
     {
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var client = await SubmissionUnderTlsAsync(server);
+        await using var client = await server.ConnectUnderTlsAsync(SmtpListenerRole.Submission);
         Assert.Equal("535 5.7.8", (await client.CommandAsync("AUTH SCRAM-SHA-256 " + B64("n,,m=ext,n=alice@example.test,r=abc"))).CodeAndStatus);
     }
 

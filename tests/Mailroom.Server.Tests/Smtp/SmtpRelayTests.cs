@@ -56,15 +56,8 @@ public sealed class SmtpRelayTests
     [Fact]
     public async Task AuthenticatedUserRelaysAndUnauthenticatedDoesNot()
     {
-        await using var server = await SmtpServerFixture.StartAsync(options => options with
-        {
-            Listeners = [.. options.Listeners.Select(listener => listener.Role == SmtpListenerRole.Smtp ? listener with { Authentication = true } : listener)],
-        });
-        await using var client = await server.ConnectAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
-        Assert.Equal("220 2.0.0", (await client.CommandAsync("STARTTLS")).CodeAndStatus);
-        await client.StartTlsAsync();
-        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
+        await using var server = await SmtpServerFixture.StartAsync(SmtpServerFixture.WithAuthOnSmtp);
+        await using var client = await server.ConnectUnderTlsAsync();
         Assert.Equal("250 2.1.0", (await client.CommandAsync("MAIL FROM:<alice@example.test>")).CodeAndStatus);
         Assert.Equal("554 5.7.1", (await client.CommandAsync("RCPT TO:<user@remote.example>")).CodeAndStatus);
         Assert.Equal("250 2.0.0", (await client.CommandAsync("RSET")).CodeAndStatus);

@@ -156,6 +156,23 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
         return client;
     }
 
+    /// <summary>A session on the listener of <paramref name="role"/> after EHLO, STARTTLS and EHLO again (RFC 3207), not authenticated.</summary>
+    public async Task<RawSmtpClient> ConnectUnderTlsAsync(SmtpListenerRole role = SmtpListenerRole.Smtp)
+    {
+        var client = await ConnectAsync(role);
+        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
+        Assert.Equal("220 2.0.0", (await client.CommandAsync("STARTTLS")).CodeAndStatus);
+        await client.StartTlsAsync();
+        Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
+        return client;
+    }
+
+    /// <summary>Default options, except that the smtp listener (port 25) offers AUTH (<c>auth = true</c>).</summary>
+    public static SmtpServerOptions WithAuthOnSmtp(SmtpServerOptions options) => options with
+    {
+        Listeners = [.. options.Listeners.Select(listener => listener.Role == SmtpListenerRole.Smtp ? listener with { Authentication = true } : listener)],
+    };
+
     /// <summary>Waits (bounded) for the next queue ID the session reported as committed.</summary>
     public async Task<QueueId> NextCommittedAsync()
     {
