@@ -32,6 +32,19 @@ public sealed class BatchingLoggerProviderTests
     }
 
     [Fact]
+    public async Task ALine_IsWrittenWithoutWaitingForDispose()
+    {
+        var output = new FlushSignallingWriter();
+        using var provider = new BatchingLoggerProvider(output);
+        var logger = provider.CreateLogger("other");
+
+        logger.LogInformation("first");
+        await output.Flushed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.EndsWith(" info other: first\n", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LinesAfterDispose_AreWrittenDirectly()
     {
         var output = new StringWriter();
@@ -42,5 +55,17 @@ public sealed class BatchingLoggerProviderTests
         logger.LogWarning("late {Value}", 42);
 
         Assert.EndsWith(" warning other: late 42\n", output.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Tells when the provider's writer thread flushed a batch.</summary>
+    private sealed class FlushSignallingWriter : StringWriter
+    {
+        public TaskCompletionSource Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Flush()
+        {
+            base.Flush();
+            Flushed.TrySetResult();
+        }
     }
 }
