@@ -3,8 +3,8 @@ using System.IO.Pipelines;
 namespace Mailroom.Server.Smtp;
 
 /// <summary>
-/// A Stream over a connection's two pipes, so that SslStream can run on top of a Kestrel
-/// connection for STARTTLS. Written by hand because System.IO.Pipelines offers only one-way
+/// A Stream over a connection's two pipes, so that SslStream can run on top of the session's
+/// transport for STARTTLS (whatever the pipes had read ahead stays theirs). Written by hand because System.IO.Pipelines offers only one-way
 /// streams (PipeReader.AsStream, PipeWriter.AsStream).
 /// </summary>
 internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : Stream

@@ -1,26 +1,30 @@
+using System.IO.Pipelines;
 using System.Net;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace Mailroom.Server.Smtp;
 
 /// <summary>
-/// Runs one SMTP session per accepted connection (hosted on Kestrel's socket transport, see
-/// <see cref="SmtpKestrelExtensions"/>), and refuses connections over the limit with 421.
+/// Runs one SMTP session per accepted connection (accepted by <see cref="SmtpListenerHost"/>), and
+/// refuses connections over the limit with 421.
 /// </summary>
 public sealed partial class SmtpConnectionHandler(SmtpServerContext server, CancellationToken shutdown)
 {
     private int _active;
 
-    public async Task HandleAsync(ConnectionContext connection, SmtpListener listener)
+    /// <param name="transport">The connection's byte streams.</param>
+    /// <param name="remote">The client's address and port.</param>
+    /// <param name="local">The address the client connected to, when known.</param>
+    /// <param name="listener">The listener that accepted the connection.</param>
+    public async Task HandleAsync(IDuplexPipe transport, IPEndPoint remote, IPEndPoint? local, SmtpListener listener)
     {
-        var client = Normalize(connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0));
+        var client = Normalize(remote);
         if (Interlocked.Increment(ref _active) > server.Options.Limits.Connections)
         {
             try
             {
                 LogTooManyConnections(server.Logger, client.ToString(), server.Options.Limits.Connections);
-                await connection.Transport.Output.WriteAsync(Protocol.SmtpReplies.TooManyConnections.Wire.ToArray());
+                await transport.Output.WriteAsync(Protocol.SmtpReplies.TooManyConnections.Wire.ToArray());
             }
             finally
             {
@@ -32,7 +36,7 @@ public sealed partial class SmtpConnectionHandler(SmtpServerContext server, Canc
 
         try
         {
-            await using var session = new SmtpSession(server, listener, connection.Transport, client, shutdown, (connection.LocalEndPoint as IPEndPoint)?.Address);
+            await using var session = new SmtpSession(server, listener, transport, client, shutdown, local?.Address);
             await session.RunAsync();
         }
         finally

@@ -13,9 +13,6 @@ using Mailroom.Server.Recipients;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tls;
 using Mailroom.Server.Users;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -27,21 +24,19 @@ namespace Mailroom.Hosting;
 
 /// <summary>
 /// Composes the running server from the configuration: the spool, the recipient table, TLS, the
-/// SMTP listeners on Kestrel and the delivery runner, in one process (DESIGN.md: the queue is the
+/// SMTP listeners and the delivery runner, in one process (DESIGN.md: the queue is the
 /// only contract between receiving and delivering).
 /// </summary>
 internal sealed partial class MailroomServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly IHost _app;
     private readonly MailroomConfiguration _configuration;
     private readonly string? _configPath;
-    private readonly List<ListenOptions> _bound;
     private readonly ILogger _logger;
 
-    private MailroomServer(WebApplication app, MailroomConfiguration configuration, string? configPath, List<ListenOptions> bound)
+    private MailroomServer(IHost app, MailroomConfiguration configuration, string? configPath)
     {
         _app = app;
-        _bound = bound;
         _configuration = configuration;
         _configPath = configPath;
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom");
@@ -49,15 +44,14 @@ internal sealed partial class MailroomServer : IAsyncDisposable
 
     /// <summary>The addresses actually bound (port 0 in the configuration becomes the port the system chose).</summary>
     public IReadOnlyList<(SmtpListenerRole Role, IPEndPoint EndPoint)> Endpoints =>
-        [.. _bound.Select((options, i) => (_configuration.Listeners[i].Role, options.IPEndPoint!))];
+        [.. _app.Services.GetRequiredService<SmtpListenerHost>().EndPoints.Select((endPoint, i) => (_configuration.Listeners[i].Role, endPoint))];
 
     public IServiceProvider Services => _app.Services;
 
     public static MailroomServer Create(MailroomConfiguration configuration, string? configPath, TextWriter logOutput)
     {
         var paths = new DataPaths(configuration.DataDirectory);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "mailroom" });
-        builder.WebHost.UseKestrelCore();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "mailroom" });
         // Our own provider, not AddConsole: the same lines, one write(2) per batch (BatchingLoggerProvider).
         // Created by the container, so disposed (and drained) when the host is.
         builder.Services.AddSingleton<ILoggerProvider>(_ => new BatchingLoggerProvider(logOutput));
@@ -130,16 +124,15 @@ internal sealed partial class MailroomServer : IAsyncDisposable
             sp.GetRequiredService<SmtpServerContext>(),
             sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
 
-        // Filled when Kestrel configures itself at start; Kestrel then writes the bound ports into these options.
-        var bound = new List<ListenOptions>();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            var handler = kestrel.ApplicationServices.GetRequiredService<SmtpConnectionHandler>();
-            bound.AddRange(kestrel.ListenSmtp(handler, ToServerOptions(configuration).Listeners));
-        });
+        // Registered after the queue runner: started after it, stopped (no new connections) before it.
+        services.AddSingleton(sp => new SmtpListenerHost(
+            sp.GetRequiredService<SmtpConnectionHandler>(),
+            ToServerOptions(configuration).Listeners,
+            TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("mailroom.smtpd")));
+        services.AddHostedService(sp => sp.GetRequiredService<SmtpListenerHost>());
 
-        return new MailroomServer(builder.Build(), configuration, configPath, bound);
+        return new MailroomServer(builder.Build(), configuration, configPath);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -165,7 +158,17 @@ internal sealed partial class MailroomServer : IAsyncDisposable
 
     public Task StopAsync() => _app.StopAsync();
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync();
+        }
+        else
+        {
+            _app.Dispose();
+        }
+    }
 
     private static ServerCertificateProvider CreateCertificateProvider(MailroomConfiguration configuration, DataPaths paths, ILogger<ServerCertificateProvider> logger)
     {

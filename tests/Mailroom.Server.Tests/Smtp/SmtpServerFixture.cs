@@ -6,16 +6,13 @@ using Mailroom.Server.Sasl;
 using Mailroom.Server.Users;
 using Mailroom.Server.Smtp;
 using Mailroom.Server.Tls;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mailroom.Server.Tests.Smtp;
 
 /// <summary>
-/// The SMTP server in-process, hosted on Kestrel as the real program hosts it, on 127.0.0.1 port 0
+/// The SMTP server in-process, on the listener host the real program runs, on 127.0.0.1 port 0
 /// with one listener per role; a real <see cref="FileMessageStore"/> in a temporary folder; a
 /// self-signed certificate; a fake clock. Dispose stops the host and deletes the folder.
 /// </summary>
@@ -33,18 +30,16 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
     /// <summary>Every wait of a test is bounded by this, so that a bug fails instead of hanging.</summary>
     public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(10);
 
-    private readonly WebApplication _app;
-    private readonly IReadOnlyList<ListenOptions> _bound;
+    private readonly SmtpListenerHost _host;
     private readonly CancellationTokenSource _shutdown;
     private readonly Channel<QueueId> _committed;
     private readonly string _directory;
 
     private SmtpServerFixture(
-        WebApplication app, IReadOnlyList<ListenOptions> bound, CancellationTokenSource shutdown, Channel<QueueId> committed,
+        SmtpListenerHost host, CancellationTokenSource shutdown, Channel<QueueId> committed,
         string directory, SmtpServerOptions options, FileMessageStore store, FakeTimeProvider time, SmtpConnectionHandler handler)
     {
-        _app = app;
-        _bound = bound;
+        _host = host;
         _shutdown = shutdown;
         _committed = committed;
         _directory = directory;
@@ -62,6 +57,17 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
     public FakeTimeProvider Time { get; }
 
     public SmtpConnectionHandler Handler { get; }
+
+    /// <summary>The listeners (accept loops and open connections).</summary>
+    public SmtpListenerHost Listeners => _host;
+
+    /// <summary>Stops as the host does: the stopping token first (sessions answer 421), then the listeners.</summary>
+    public async Task StopAsync()
+    {
+        await _shutdown.CancelAsync();
+        using var timeout = new CancellationTokenSource(WaitLimit);
+        await _host.StopAsync(timeout.Token);
+    }
 
     /// <param name="configure">Changes the default options (limits, trusted networks, bare line endings).</param>
     /// <param name="wrapStore">Puts a wrapper between the session and the spool (e.g. one that fails).</param>
@@ -105,17 +111,10 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
             var shutdown = new CancellationTokenSource();
             var handler = new SmtpConnectionHandler(context, shutdown.Token);
 
-            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "mailroom-tests" });
-            builder.WebHost.UseKestrelCore();
-            IReadOnlyList<ListenOptions> bound = [];
-            builder.WebHost.ConfigureKestrel(kestrel => bound = kestrel.ListenSmtp(handler, options.Listeners));
-            var app = builder.Build();
-            using (var timeout = new CancellationTokenSource(WaitLimit))
-            {
-                await app.StartAsync(timeout.Token);
-            }
+            var host = new SmtpListenerHost(handler, options.Listeners, time, NullLogger.Instance);
+            await host.StartAsync(CancellationToken.None);
 
-            return new SmtpServerFixture(app, bound, shutdown, committed, directory, options, store, time, handler);
+            return new SmtpServerFixture(host, shutdown, committed, directory, options, store, time, handler);
         }
         catch
         {
@@ -124,14 +123,14 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
         }
     }
 
-    /// <summary>The port Kestrel bound for the first listener of <paramref name="role"/>.</summary>
+    /// <summary>The port bound for the first listener of <paramref name="role"/>.</summary>
     public int Port(SmtpListenerRole role)
     {
         for (var i = 0; i < Options.Listeners.Count; i++)
         {
             if (Options.Listeners[i].Role == role)
             {
-                return _bound[i].IPEndPoint!.Port;
+                return _host.EndPoints[i].Port;
             }
         }
 
@@ -206,13 +205,9 @@ internal sealed class SmtpServerFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _shutdown.CancelAsync();
-        using (var timeout = new CancellationTokenSource(WaitLimit))
-        {
-            await _app.StopAsync(timeout.Token);
-        }
+        await StopAsync();
+        await _host.DisposeAsync();
 
-        await _app.DisposeAsync();
         _shutdown.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
