@@ -77,8 +77,13 @@ public sealed partial class FileMessageStore
         _segments.AppendRemoval(entry);
     }
 
-    /// <summary>Removes a message that lives in a segment: a removal record, made durable. False when the message is not in a segment.</summary>
-    private async ValueTask<bool> TryRemoveFromSegmentAsync(string name)
+    /// <summary>
+    /// Removes a message that lives in a segment: a removal record, made durable soon but not
+    /// waited for (it rides on the next commit's fsync; a crash before then delivers the message
+    /// once more, as a crash between a delivery and its record would). False when the message is
+    /// not in a segment.
+    /// </summary>
+    private bool TryRemoveFromSegment(string name)
     {
         if (_segments is null || !_segmentIndex.TryRemove(name, out SegmentEntry? entry))
         {
@@ -86,9 +91,7 @@ public sealed partial class FileMessageStore
         }
 
         _segments.AppendRemoval(entry);
-
-        // Not cancellable: the message is gone from the index, its removal must become durable.
-        await _segments.SyncAsync().ConfigureAwait(false);
+        _segments.SyncSoon();
         Log.Removed(_logger, entry.Id);
         return true;
     }

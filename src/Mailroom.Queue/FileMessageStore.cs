@@ -367,7 +367,7 @@ public sealed partial class FileMessageStore : IMessageStore
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await TryRemoveFromSegmentAsync(name).ConfigureAwait(false))
+            if (TryRemoveFromSegment(name))
             {
                 return;
             }

@@ -125,7 +125,7 @@ internal sealed class SegmentLog
     }
 
     /// <summary>
-    /// Appends a removal record (durable after <see cref="SyncAsync"/>) and forgets the message's
+    /// Appends a removal record (durable after a sync) and forgets the message's
     /// content. Should the append fail, the message still no longer counts as queued in its segment:
     /// deleting that segment later removes it as well as the record would.
     /// </summary>
@@ -148,6 +148,9 @@ internal sealed class SegmentLog
 
     /// <summary>Completes after an fsync that started after this call: every record appended before it is durable.</summary>
     public Task SyncAsync() => _committer.SyncAsync();
+
+    /// <summary>Makes every record appended before this call durable soon (with the next <see cref="SyncAsync"/>, or within <see cref="GroupCommitter.SoonMilliseconds"/>), without waiting.</summary>
+    public void SyncSoon() => _committer.SyncSoon();
 
     /// <summary>Opens a message's content read-only: Position and Length count content bytes only.</summary>
     /// <exception cref="FileNotFoundException">The segment is gone (the message was removed).</exception>
