@@ -133,3 +133,102 @@ internal sealed class ContentReadStream : Stream
     /// <summary>How many of <paramref name="wanted"/> bytes lie before the end of the view.</summary>
     private int Readable(int wanted) => (int)Math.Clamp(_length - Position, 0, wanted);
 }
+
+/// <summary>
+/// A segment message's content, read with positioned reads (<c>pread</c>) on the handle the
+/// <see cref="SegmentLog"/> keeps open for its segment, so that delivery opens no file per
+/// message. It holds a reference on the handle: should the segment be deleted meanwhile, the file
+/// stays open until this stream is disposed. Reads are synchronous, also ReadAsync: the segment
+/// was written moments ago and is in the page cache, and an asynchronous file read on Unix is a
+/// thread-pool hand-off for each call.
+/// </summary>
+internal sealed class SegmentContentStream : Stream
+{
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
+    private readonly long _contentOffset;
+    private readonly long _length;
+    private long _position;
+    private bool _released;
+
+    /// <param name="handle">The segment's read handle, on which the caller took a reference (DangerousAddRef) for this stream.</param>
+    public SegmentContentStream(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long contentOffset, long length)
+    {
+        _handle = handle;
+        _contentOffset = contentOffset;
+        _length = length;
+    }
+
+    public override bool CanRead => !_released;
+
+    public override bool CanSeek => !_released;
+
+    public override bool CanWrite => false;
+
+    public override long Length => _length;
+
+    public override long Position
+    {
+        get => _position;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _position = value;
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_released, this);
+        int wanted = (int)Math.Clamp(_length - _position, 0, buffer.Length);
+        if (wanted == 0)
+        {
+            return 0;
+        }
+
+        int read = RandomAccess.Read(_handle, buffer[..wanted], _contentOffset + _position);
+        _position += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Read(buffer.Span));
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => _length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        return _position;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!_released)
+        {
+            _released = true;
+            _handle.DangerousRelease();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -43,6 +43,9 @@ internal sealed class SegmentLog
     private readonly object _syncLock = new();
     private readonly SortedDictionary<long, int> _liveMessages = [];
     private readonly List<FileStream> _sealedUnsynced = [];
+
+    // One read handle per segment read from, kept until the segment is deleted (OpenContent).
+    private readonly Dictionary<long, Microsoft.Win32.SafeHandles.SafeFileHandle> _readHandles = [];
     private Exception? _syncFailure;
     private FileStream? _current;
     private long _currentNumber;
@@ -152,18 +155,38 @@ internal sealed class SegmentLog
     /// <summary>Makes every record appended before this call durable soon (with the next <see cref="SyncAsync"/>, or within <see cref="GroupCommitter.SoonMilliseconds"/>), without waiting.</summary>
     public void SyncSoon() => _committer.SyncSoon();
 
-    /// <summary>Opens a message's content read-only: Position and Length count content bytes only.</summary>
+    /// <summary>
+    /// Opens a message's content read-only: Position and Length count content bytes only. Reads
+    /// go through the segment's read handle, opened at the first read from the segment and closed
+    /// when the segment is deleted (and the last stream on it disposed).
+    /// </summary>
     /// <exception cref="FileNotFoundException">The segment is gone (the message was removed).</exception>
     public Stream OpenContent(SegmentEntry entry)
     {
-        var file = new FileStream(SegmentPath(entry.Segment), new FileStreamOptions
+        lock (_readHandles)
         {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.ReadWrite | FileShare.Delete,
-            BufferSize = (int)Math.Clamp(entry.ContentLength, 1, 64 * 1024),
-        });
-        return new ContentReadStream(file, entry.ContentOffset, entry.ContentLength);
+            if (!_readHandles.TryGetValue(entry.Segment, out var handle))
+            {
+                handle = File.OpenHandle(SegmentPath(entry.Segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                _readHandles.Add(entry.Segment, handle);
+            }
+
+            bool added = false;
+            handle.DangerousAddRef(ref added); // released when the stream is disposed
+            return new SegmentContentStream(handle, entry.ContentOffset, entry.ContentLength);
+        }
+    }
+
+    /// <summary>Closes a deleted segment's read handle (at once, or when its last open stream is disposed).</summary>
+    private void CloseReadHandle(long number)
+    {
+        lock (_readHandles)
+        {
+            if (_readHandles.Remove(number, out var handle))
+            {
+                handle.Dispose();
+            }
+        }
     }
 
     /// <summary>Writes <paramref name="parts"/> at the end of the current segment (a new one when it is full); the caller holds _writeLock.</summary>
@@ -304,6 +327,7 @@ internal sealed class SegmentLog
             }
 
             _liveMessages.Remove(oldest);
+            CloseReadHandle(oldest);
             SegmentLogMessages.SegmentDeleted(_logger, oldest);
         }
     }

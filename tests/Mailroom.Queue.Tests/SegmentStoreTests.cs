@@ -267,6 +267,24 @@ public sealed class SegmentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task ContentOpenedBeforeItsSegmentIsDeletedStaysReadable()
+    {
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { SegmentSize = 64 });
+        QueueId a = await CommitAsync(store, MinimalEnvelope(), "A\r\n"u8.ToArray());
+        QueueId b = await CommitAsync(store, MinimalEnvelope(), "B\r\n"u8.ToArray());
+        using Stream open = store.OpenContent(a);
+
+        await store.RemoveAsync(a, None);
+        Assert.Equal([2, 3], SegmentNumbers()); // A's segment is deleted, its read handle closed
+
+        using var copy = new MemoryStream();
+        await open.CopyToAsync(copy);
+        Assert.Equal("A\r\n"u8.ToArray(), copy.ToArray());
+        Assert.Throws<FileNotFoundException>(() => store.OpenContent(a));
+        Assert.Equal("B\r\n"u8.ToArray(), await ReadContentAsync(store, b));
+    }
+
+    [Fact]
     public async Task MessagesBeyondTheMemoryBudgetAreReceivedIntoFiles()
     {
         // Room for one 8 KiB buffer: the second message being received at the same time gets a file.
