@@ -16,6 +16,9 @@ public sealed partial class FileMessageStore
     // The committed messages that live in a segment, by queue ID. A message is here or in active/, never both.
     private readonly ConcurrentDictionary<string, SegmentEntry> _segmentIndex = new(StringComparer.Ordinal);
 
+    /// <summary>Completes when the spare segment being written ahead is ready; for tests.</summary>
+    internal Task SpareSegmentReady => _segments?.SpareReady ?? Task.CompletedTask;
+
     /// <summary>Reads the segments (after a restart), keeping the messages that did not leave and are not in active/ already.</summary>
     private async ValueTask RecoverSegmentsAsync()
     {

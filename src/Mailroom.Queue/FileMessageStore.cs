@@ -59,7 +59,7 @@ public sealed partial class FileMessageStore : IMessageStore
         _activeSync = new GroupCommitter(() => DirectorySync.Sync(_active), "mailroom-dirsync");
         _logger = logger;
         _segmentOptions = segments;
-        _segments = segments.MessageLimit > 0 ? new SegmentLog(_spool, segments.SegmentSize, logger) : null;
+        _segments = segments.MessageLimit > 0 ? new SegmentLog(_spool, segments.SegmentSize, segments.Preallocate, logger) : null;
         _locks = new SemaphoreSlim[LockStripes];
         for (int i = 0; i < _locks.Length; i++)
         {

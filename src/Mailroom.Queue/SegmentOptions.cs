@@ -15,8 +15,15 @@ public sealed record SegmentOptions
     /// </summary>
     public int MessageLimit { get; init; } = 1024 * 1024;
 
-    /// <summary>A segment is sealed and the next one started once it has grown past this size.</summary>
-    public long SegmentSize { get; init; } = 64L * 1024 * 1024;
+    /// <summary>A segment is sealed and the next one started when the next record would not fit in this size.</summary>
+    public long SegmentSize { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>
+    /// Whether the next segment is written full of zeros (<see cref="SegmentSize"/> bytes) ahead of
+    /// time, so that appends change no file metadata and each fsync writes the data alone. Costs the
+    /// disk space of one spare segment.
+    /// </summary>
+    public bool Preallocate { get; init; } = true;
 
     /// <summary>
     /// The memory that all messages being received may hold together. Past it, a message that needs

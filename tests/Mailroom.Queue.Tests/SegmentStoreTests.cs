@@ -8,7 +8,8 @@ namespace Mailroom.Queue.Tests;
 public sealed class SegmentStoreTests : IDisposable
 {
     private const int Limit = 8 * 1024;
-    private static readonly SegmentOptions Segments = new() { MessageLimit = Limit };
+    // Not written ahead (SegmentOptions.Preallocate): the format tests see segment files end where their records do.
+    private static readonly SegmentOptions Segments = new() { MessageLimit = Limit, Preallocate = false };
     private static readonly CancellationToken None = CancellationToken.None;
     private readonly TempSpool _spool = new();
 
@@ -244,8 +245,9 @@ public sealed class SegmentStoreTests : IDisposable
     [Fact]
     public async Task ASegmentIsDeletedOnlyWhenItAndEveryOlderSegmentHoldNoQueuedMessage()
     {
-        // Segments of 64 bytes: every record starts a new one, so A, B and C land in segments 1, 2 and 3.
-        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { SegmentSize = 64 });
+        // Segments of 100 bytes: every message record starts a new one, so A, B and C land in segments
+        // 1, 2 and 3; two removal records fit in one.
+        FileMessageStore store = await _spool.OpenStoreAsync(Segments with { SegmentSize = 100 });
         QueueId a = await CommitAsync(store, MinimalEnvelope(), "A\r\n"u8.ToArray());
         QueueId b = await CommitAsync(store, MinimalEnvelope(), "B\r\n"u8.ToArray());
         QueueId c = await CommitAsync(store, MinimalEnvelope(), "C\r\n"u8.ToArray());
@@ -282,6 +284,36 @@ public sealed class SegmentStoreTests : IDisposable
         Assert.Equal("A\r\n"u8.ToArray(), copy.ToArray());
         Assert.Throws<FileNotFoundException>(() => store.OpenContent(a));
         Assert.Equal("B\r\n"u8.ToArray(), await ReadContentAsync(store, b));
+    }
+
+    [Fact]
+    public async Task SegmentsWrittenAheadHoldTheirRecordsAndTheirZerosEndThemQuietly()
+    {
+        SegmentOptions ahead = Segments with { Preallocate = true, SegmentSize = 4096 };
+        string spare = Path.Combine(_spool.Segments, "spare.tmp");
+        FileMessageStore store = await _spool.OpenStoreAsync(ahead);
+        await store.SpareSegmentReady.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(4096, new FileInfo(spare).Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(spare));
+
+        // The first commit takes the spare as segment 1; the next spare is written meanwhile.
+        byte[] half = Encoding.ASCII.GetBytes(new string('a', 2500) + "\r\n");
+        QueueId a = await CommitAsync(store, MinimalEnvelope(), half);
+        Assert.Equal([1], SegmentNumbers());
+        Assert.Equal(4096, new FileInfo(Path.Combine(_spool.Segments, "000000000001.seg")).Length);
+        await store.SpareSegmentReady.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // A record that does not fit in what is left of segment 1 goes to segment 2, the next spare.
+        QueueId b = await CommitAsync(store, MinimalEnvelope(), half);
+        Assert.Equal([1, 2], SegmentNumbers());
+        Assert.Equal(4096, new FileInfo(Path.Combine(_spool.Segments, "000000000002.seg")).Length);
+        await store.SpareSegmentReady.WaitAsync(TimeSpan.FromSeconds(30));
+
+        int linesBefore = _spool.Logger.Lines.Count;
+        FileMessageStore restarted = await _spool.OpenStoreAsync(ahead);
+        Assert.Equal([a, b], (await RecoverAllAsync(restarted)).Select(message => message.Id));
+        Assert.Equal(half, await ReadContentAsync(restarted, b));
+        Assert.DoesNotContain(_spool.Logger.Lines.Skip(linesBefore), line => line.Message.Contains("cut short", StringComparison.Ordinal));
     }
 
     [Fact]
