@@ -110,6 +110,7 @@ public sealed partial class SmtpListenerHost(SmtpConnectionHandler handler, IRea
         _stop.Dispose();
     }
 
+    /// <exception cref="IOException">The address cannot be bound (in use, not ours, a privileged port); the message names it.</exception>
     private static Socket Bind(IPEndPoint endPoint)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -123,6 +124,11 @@ public sealed partial class SmtpListenerHost(SmtpConnectionHandler handler, IRea
             socket.Bind(endPoint);
             socket.Listen(Backlog);
             return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"cannot listen on {endPoint}: {e.Message}", e);
         }
         catch
         {

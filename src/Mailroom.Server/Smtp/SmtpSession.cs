@@ -7,7 +7,6 @@ using System.Text;
 using Mailroom.Protocol;
 using Mailroom.Queue;
 using Mailroom.Server.Policy;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace Mailroom.Server.Smtp;
@@ -112,7 +111,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             Reply(TimeoutReply());
         }
-        catch (Exception exception) when (exception is IOException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException or InvalidOperationException)
         {
             // The client went away (reset, TLS error); nothing to answer.
             LogConnectionLost(Logger, _clientText, exception.Message);

@@ -37,7 +37,7 @@ public sealed class SmtpListenerHostTests
     }
 
     [Fact]
-    public async Task Start_OnAPortInUse_FailsWithAddressAlreadyInUse()
+    public async Task Start_OnAPortInUse_FailsNamingTheAddress()
     {
         await using var server = await SmtpServerFixture.StartAsync();
         var taken = new IPEndPoint(IPAddress.Loopback, server.Port(SmtpListenerRole.Smtp));
@@ -47,9 +47,10 @@ public sealed class SmtpListenerHostTests
             TimeProvider.System,
             NullLogger.Instance);
 
-        var error = await Assert.ThrowsAsync<SocketException>(() => host.StartAsync(CancellationToken.None));
+        var error = await Assert.ThrowsAsync<IOException>(() => host.StartAsync(CancellationToken.None));
 
-        Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
+        Assert.StartsWith($"cannot listen on {taken}: ", error.Message, StringComparison.Ordinal);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(error.InnerException).SocketErrorCode);
         Assert.Empty(host.EndPoints);
     }
 
