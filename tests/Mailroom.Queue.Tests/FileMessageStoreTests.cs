@@ -11,6 +11,25 @@ public sealed class FileMessageStoreTests : IDisposable
     public void Dispose() => _spool.Dispose();
 
     [Fact]
+    public async Task ARestartAtTheSameClockTimeDoesNotReuseTheIdOfAQueuedMessage()
+    {
+        // Two stores (one process, then the next) whose clocks stand at the same instant: the
+        // second's first ID would be the first's.
+        var instant = new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        var before = new FileMessageStore(_spool.Root, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(instant), _spool.Logger, SegmentOptions.Off);
+        await before.InitializeAsync(None);
+        QueueId first = await CommitAsync(before, MinimalEnvelope(), "first\r\n"u8.ToArray());
+
+        var after = new FileMessageStore(_spool.Root, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(instant), _spool.Logger, SegmentOptions.Off);
+        await after.InitializeAsync(None);
+        QueueId second = await CommitAsync(after, MinimalEnvelope(), "second\r\n"u8.ToArray());
+
+        Assert.NotEqual(first, second);
+        Assert.Equal("first\r\n"u8.ToArray(), await ReadContentAsync(after, first));
+        Assert.Equal("second\r\n"u8.ToArray(), await ReadContentAsync(after, second));
+    }
+
+    [Fact]
     public async Task CommittedMessageReadsBackExactly()
     {
         FileMessageStore store = await _spool.OpenStoreAsync();
