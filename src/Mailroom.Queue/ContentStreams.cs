@@ -47,58 +47,23 @@ internal sealed class ContentWriteStream(FileStream file) : Stream
 
 /// <summary>
 /// What <see cref="IMessageStore.OpenContent"/> returns: a read-only, seekable view of the bytes
-/// [offset, offset + length) of a message file or a segment. Position and Length count content
-/// bytes only. Disposing it closes the file.
+/// [offset, offset + length) of a message file (<see cref="FileContentReadStream"/>) or a segment
+/// (<see cref="SegmentContentReadStream"/>). Position and Length count content bytes only.
 /// </summary>
-internal sealed class ContentReadStream : Stream
+internal abstract class ContentReadStream(long length) : Stream
 {
-    private readonly FileStream _file;
-    private readonly long _contentOffset;
-    private readonly long _length;
-
-    /// <summary>A view from <paramref name="contentOffset"/> to the end of the file.</summary>
-    public ContentReadStream(FileStream file, long contentOffset)
-        : this(file, contentOffset, file.Length - contentOffset)
-    {
-    }
-
-    public ContentReadStream(FileStream file, long contentOffset, long length)
-    {
-        _file = file;
-        _contentOffset = contentOffset;
-        _length = length;
-        _file.Position = contentOffset;
-    }
-
     public override bool CanRead => true;
 
     public override bool CanSeek => true;
 
     public override bool CanWrite => false;
 
-    public override long Length => _length;
-
-    public override long Position
-    {
-        get => _file.Position - _contentOffset;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            _file.Position = _contentOffset + value;
-        }
-    }
+    public override long Length => length;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    public override int Read(Span<byte> buffer) => _file.Read(buffer[..Readable(buffer.Length)]);
-
-    public override int ReadByte() => Readable(1) == 0 ? -1 : _file.ReadByte();
-
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _file.ReadAsync(buffer[..Readable(buffer.Length)], cancellationToken);
 
     public override long Seek(long offset, SeekOrigin origin)
     {
@@ -120,6 +85,42 @@ internal sealed class ContentReadStream : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>How many of <paramref name="wanted"/> bytes lie before the end of the view.</summary>
+    protected int Readable(int wanted) => (int)Math.Clamp(length - Position, 0, wanted);
+}
+
+/// <summary>A message file's content, read through the file's own (buffered) stream. Disposing it closes the file.</summary>
+internal sealed class FileContentReadStream : ContentReadStream
+{
+    private readonly FileStream _file;
+    private readonly long _contentOffset;
+
+    /// <summary>A view from <paramref name="contentOffset"/> to the end of the file.</summary>
+    public FileContentReadStream(FileStream file, long contentOffset)
+        : base(file.Length - contentOffset)
+    {
+        _file = file;
+        _contentOffset = contentOffset;
+        _file.Position = contentOffset;
+    }
+
+    public override long Position
+    {
+        get => _file.Position - _contentOffset;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _file.Position = _contentOffset + value;
+        }
+    }
+
+    public override int Read(Span<byte> buffer) => _file.Read(buffer[..Readable(buffer.Length)]);
+
+    public override int ReadByte() => Readable(1) == 0 ? -1 : _file.ReadByte();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _file.ReadAsync(buffer[..Readable(buffer.Length)], cancellationToken);
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -129,9 +130,6 @@ internal sealed class ContentReadStream : Stream
 
         base.Dispose(disposing);
     }
-
-    /// <summary>How many of <paramref name="wanted"/> bytes lie before the end of the view.</summary>
-    private int Readable(int wanted) => (int)Math.Clamp(_length - Position, 0, wanted);
 }
 
 /// <summary>
@@ -142,29 +140,24 @@ internal sealed class ContentReadStream : Stream
 /// was written moments ago and is in the page cache, and an asynchronous file read on Unix is a
 /// thread-pool hand-off for each call.
 /// </summary>
-internal sealed class SegmentContentStream : Stream
+internal sealed class SegmentContentReadStream : ContentReadStream
 {
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly long _contentOffset;
-    private readonly long _length;
     private long _position;
     private bool _released;
 
     /// <param name="handle">The segment's read handle, on which the caller took a reference (DangerousAddRef) for this stream.</param>
-    public SegmentContentStream(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long contentOffset, long length)
+    public SegmentContentReadStream(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long contentOffset, long length)
+        : base(length)
     {
         _handle = handle;
         _contentOffset = contentOffset;
-        _length = length;
     }
 
     public override bool CanRead => !_released;
 
     public override bool CanSeek => !_released;
-
-    public override bool CanWrite => false;
-
-    public override long Length => _length;
 
     public override long Position
     {
@@ -176,12 +169,10 @@ internal sealed class SegmentContentStream : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_released, this);
-        int wanted = (int)Math.Clamp(_length - _position, 0, buffer.Length);
+        int wanted = Readable(buffer.Length);
         if (wanted == 0)
         {
             return 0;
@@ -192,34 +183,11 @@ internal sealed class SegmentContentStream : Stream
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Read(buffer.Span));
     }
-
-    public override long Seek(long offset, SeekOrigin origin)
-    {
-        Position = origin switch
-        {
-            SeekOrigin.Begin => offset,
-            SeekOrigin.Current => _position + offset,
-            SeekOrigin.End => _length + offset,
-            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
-        };
-        return _position;
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

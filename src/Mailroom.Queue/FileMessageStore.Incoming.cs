@@ -79,7 +79,7 @@ public sealed partial class FileMessageStore
             ObjectDisposedException.ThrowIf(_disposed || _committed, this);
             await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
             var reader = new FileStream(_incomingPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, useAsync: false);
-            return new ContentReadStream(reader, _headerLength);
+            return new FileContentReadStream(reader, _headerLength);
         }
 
         public override ValueTask DisposeAsync()

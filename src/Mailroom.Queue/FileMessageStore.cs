@@ -293,7 +293,7 @@ public sealed partial class FileMessageStore : IMessageStore
         var file = new FileStream(MessagePath(name), ReadFileOptions());
         try
         {
-            return new ContentReadStream(file, QueueFile.ReadContentOffset(file));
+            return new FileContentReadStream(file, QueueFile.ReadContentOffset(file));
         }
         catch
         {

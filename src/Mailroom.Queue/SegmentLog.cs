@@ -197,7 +197,7 @@ internal sealed class SegmentLog
 
             bool added = false;
             handle.DangerousAddRef(ref added); // released when the stream is disposed
-            return new SegmentContentStream(handle, entry.ContentOffset, entry.ContentLength);
+            return new SegmentContentReadStream(handle, entry.ContentOffset, entry.ContentLength);
         }
     }
 
