@@ -5,30 +5,19 @@ public sealed class GroupCommitterTests
     [Fact]
     public async Task CallersArrivingDuringASyncShareTheNextOne()
     {
-        int syncs = 0;
-        using var firstStarted = new ManualResetEventSlim();
-        using var releaseFirst = new ManualResetEventSlim();
-        var committer = new GroupCommitter(() =>
-        {
-            if (Interlocked.Increment(ref syncs) == 1)
-            {
-                firstStarted.Set();
-                releaseFirst.Wait();
-            }
-        });
-
-        Task first = committer.SyncAsync();
-        firstStarted.Wait();
-        Task[] waiting = Enumerable.Range(0, 10).Select(_ => committer.SyncAsync()).ToArray();
+        using var held = new FirstSyncHeld();
+        Task first = held.Committer.SyncAsync();
+        held.WaitUntilFirstSyncRuns();
+        Task[] waiting = Enumerable.Range(0, 10).Select(_ => held.Committer.SyncAsync()).ToArray();
         Assert.All(waiting, t => Assert.False(t.IsCompleted));
 
-        releaseFirst.Set();
+        held.ReleaseFirstSync();
         await first;
         await Task.WhenAll(waiting);
-        Assert.Equal(2, syncs);
+        Assert.Equal(2, held.Syncs);
 
-        await committer.SyncAsync();
-        Assert.Equal(3, syncs);
+        await held.Committer.SyncAsync();
+        Assert.Equal(3, held.Syncs);
     }
 
     [Fact]
@@ -62,27 +51,52 @@ public sealed class GroupCommitterTests
     [Fact]
     public async Task SyncSoon_RidesOnTheNextCallersSync()
     {
-        int syncs = 0;
-        using var firstStarted = new ManualResetEventSlim();
-        using var releaseFirst = new ManualResetEventSlim();
-        var committer = new GroupCommitter(() =>
-        {
-            if (Interlocked.Increment(ref syncs) == 1)
-            {
-                firstStarted.Set();
-                releaseFirst.Wait();
-            }
-        });
-        Task first = committer.SyncAsync();
-        firstStarted.Wait();
+        using var held = new FirstSyncHeld();
+        Task first = held.Committer.SyncAsync();
+        held.WaitUntilFirstSyncRuns();
 
         // Both arrive while the first sync runs: one sync after it serves the two.
-        committer.SyncSoon();
-        Task caller = committer.SyncAsync();
-        releaseFirst.Set();
+        held.Committer.SyncSoon();
+        Task caller = held.Committer.SyncAsync();
+        held.ReleaseFirstSync();
         await first;
         await caller;
 
-        Assert.Equal(2, syncs);
+        Assert.Equal(2, held.Syncs);
+    }
+
+    /// <summary>A committer whose first sync blocks until released, and the count of its syncs.</summary>
+    private sealed class FirstSyncHeld : IDisposable
+    {
+        private readonly ManualResetEventSlim _firstStarted = new();
+        private readonly ManualResetEventSlim _releaseFirst = new();
+        private int _syncs;
+
+        public FirstSyncHeld()
+        {
+            Committer = new GroupCommitter(() =>
+            {
+                if (Interlocked.Increment(ref _syncs) == 1)
+                {
+                    _firstStarted.Set();
+                    _releaseFirst.Wait();
+                }
+            });
+        }
+
+        public GroupCommitter Committer { get; }
+
+        public int Syncs => Volatile.Read(ref _syncs);
+
+        public void WaitUntilFirstSyncRuns() => _firstStarted.Wait();
+
+        public void ReleaseFirstSync() => _releaseFirst.Set();
+
+        public void Dispose()
+        {
+            _releaseFirst.Set();
+            _firstStarted.Dispose();
+            _releaseFirst.Dispose();
+        }
     }
 }
