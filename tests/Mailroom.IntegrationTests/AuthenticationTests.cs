@@ -98,26 +98,7 @@ public sealed partial class AuthenticationWorld : IAsyncLifetime
                 """,
         });
 
-    public async Task DisposeAsync()
-    {
-        foreach (var process in new[] { _sender, _receiver })
-        {
-            if (process is not null)
-            {
-                await process.DisposeAsync();
-            }
-        }
-
-        if (_dns is not null)
-        {
-            await _dns.DisposeAsync();
-        }
-
-        if (_servfail is not null)
-        {
-            await _servfail.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => AsyncDisposables.DisposeAllAsync(_sender, _receiver, _dns, _servfail);
 
     /// <summary>
     /// A's keys with <c>mailroom dkim keygen --config A's config</c>; the printed TXT records go into

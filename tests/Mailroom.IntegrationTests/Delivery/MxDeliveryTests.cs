@@ -102,26 +102,7 @@ public sealed class MxDeliveryFixture : IAsyncLifetime
         _sender = await StartSenderAsync(_dns.EndPoint, Port);
     }
 
-    public async Task DisposeAsync()
-    {
-        foreach (var process in new[] { _sender, _receiver })
-        {
-            if (process is not null)
-            {
-                await process.DisposeAsync();
-            }
-        }
-
-        if (_dns is not null)
-        {
-            await _dns.DisposeAsync();
-        }
-
-        if (_servfail is not null)
-        {
-            await _servfail.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => AsyncDisposables.DisposeAllAsync(_sender, _receiver, _dns, _servfail);
 }
 
 /// <summary>
