@@ -109,7 +109,8 @@ public sealed partial class DnsClientResolver : IDnsResolver
 
     /// <summary>
     /// How long a negative answer may be kept (RFC 2308 §5): the smaller of the SOA's TTL and its
-    /// MINIMUM field, capped by <paramref name="cap"/>. Without an SOA nothing is kept ("SHOULD NOT be cached").
+    /// MINIMUM field (both as the server sent them, see <see cref="PositiveTtl"/>), capped by
+    /// <paramref name="cap"/>. Without an SOA nothing is kept ("SHOULD NOT be cached").
     /// </summary>
     internal static TimeSpan NegativeTtl(IEnumerable<DnsResourceRecord> authorities, TimeSpan cap)
     {
@@ -119,14 +120,20 @@ public sealed partial class DnsClientResolver : IDnsResolver
             return TimeSpan.Zero;
         }
 
-        long seconds = Math.Min(Math.Max(soa.TimeToLive, 0), soa.Minimum);
+        long seconds = Math.Min(Math.Max(soa.InitialTimeToLive, 0), soa.Minimum);
         return Min(TimeSpan.FromSeconds(seconds), cap);
     }
 
-    /// <summary>How long a positive answer may be kept: the smallest TTL in the answer section (CNAMEs included), capped.</summary>
+    /// <summary>
+    /// How long a positive answer may be kept: the smallest TTL in the answer section (CNAMEs
+    /// included), capped. The TTLs as the server sent them (<c>InitialTimeToLive</c>):
+    /// DnsClient's <c>TimeToLive</c> counts down on the real clock from the moment the record was
+    /// parsed, while our cache counts on the injected TimeProvider (a second's tick in between
+    /// turned 120 into 119).
+    /// </summary>
     internal static TimeSpan PositiveTtl(IEnumerable<DnsResourceRecord> answers, TimeSpan cap)
     {
-        int seconds = answers.Select(r => r.TimeToLive).DefaultIfEmpty(0).Min();
+        int seconds = answers.Select(r => r.InitialTimeToLive).DefaultIfEmpty(0).Min();
         return Min(TimeSpan.FromSeconds(Math.Max(seconds, 0)), cap);
     }
 
