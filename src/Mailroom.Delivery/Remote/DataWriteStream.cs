@@ -45,12 +45,11 @@ internal sealed class DataWriteStream : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    /// <summary>Writes the end of data and flushes everything.</summary>
-    public async Task CompleteAsync(CancellationToken cancellationToken)
-    {
-        _encoder.Complete(_writer);
-        await FlushBlockAsync(cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>Writes the end of data (the line end the content lacks, and "." CRLF) without sending it yet.</summary>
+    public void WriteEnd() => _encoder.Complete(_writer);
+
+    /// <summary>Sends everything written so far, with the block timeout.</summary>
+    public Task FlushWrittenAsync(CancellationToken cancellationToken) => FlushBlockAsync(cancellationToken);
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

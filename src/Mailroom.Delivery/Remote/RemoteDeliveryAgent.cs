@@ -16,10 +16,10 @@ public sealed record RemoteDeliveryOptions
     /// <summary>The client's settings for the relay host: verified TLS, credentials. Null: same as <see cref="Client"/>.</summary>
     public SmtpClientOptions? RelayHostClient { get; init; }
 
-    /// <summary>Connections to one destination at once: Postfix initial_destination_concurrency = 5.</summary>
+    /// <summary>Connections to one destination open at once: Postfix initial_destination_concurrency = 5.</summary>
     public int ConnectionsPerDestination { get; init; } = 5;
 
-    /// <summary>How long an idle connection is kept for the next message: Postfix smtp_connection_cache_time_limit = 2s.</summary>
+    /// <summary>How long a connection with nothing to send is kept for the next message: Postfix smtp_connection_cache_time_limit = 2s.</summary>
     public TimeSpan IdleConnectionTime { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -37,10 +37,11 @@ public sealed record RemoteDeliveryOptions
 /// Delivers a message to its recipients in one domain (RFC 5321 §5): asks the router where the
 /// domain's mail goes, then tries the hosts in order, each address in turn, until one takes the
 /// transaction. Several recipients of one domain travel in one transaction; results are per
-/// recipient. At most <see cref="RemoteDeliveryOptions.ConnectionsPerDestination"/> connections go to
-/// one destination at once; an idle connection is kept a moment for the next message; a destination
-/// whose hosts all failed is skipped for a while (Postfix's destination status cache), so that it
-/// delays neither its own queue nor anyone else's.
+/// recipient. Messages to one server go through its <see cref="ConnectionLane"/>, which carries
+/// them back to back over few connections (pipelined across transactions) and keeps a connection
+/// a moment for the next message; at most <see cref="RemoteDeliveryOptions.ConnectionsPerDestination"/>
+/// connections are open to one destination. A destination whose hosts all failed is skipped for a
+/// while (Postfix's destination status cache), so that it delays neither its own queue nor anyone else's.
 /// </summary>
 public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposable
 {
@@ -51,9 +52,10 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly ILogger _clientLogger;
+    private readonly ILogger _laneLogger;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinationSlots = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, DeadDestination> _dead = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConnectionCache _connections;
+    private readonly ConcurrentDictionary<ConnectionKey, ConnectionLane> _lanes = new();
 
     public RemoteDeliveryAgent(MxRouter router, bool viaRelayHost, IMessageStore store, RemoteDeliveryOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
@@ -64,7 +66,7 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
         _timeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger<RemoteDeliveryAgent>();
         _clientLogger = loggerFactory.CreateLogger<SmtpClientSession>();
-        _connections = new ConnectionCache(options.IdleConnectionTime, timeProvider);
+        _laneLogger = loggerFactory.CreateLogger<ConnectionLane>();
     }
 
     public async Task<IReadOnlyList<RecipientOutcome>> DeliverAsync(QueuedMessage message, string domain, IReadOnlyList<int> recipientIndexes, CancellationToken cancellationToken)
@@ -83,19 +85,16 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
             return Finish(message, recipientIndexes, OutcomeKind.Deferred, dead.Status, null, $"x-mailroom; delivery temporarily suspended: {dead.Reason}", relay: "none");
         }
 
-        var slots = _destinationSlots.GetOrAdd(route.Destination, _ => new SemaphoreSlim(_options.ConnectionsPerDestination));
-        await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await DeliverToHostsAsync(message, route, recipientIndexes, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            slots.Release();
-        }
+        return await DeliverToHostsAsync(message, route, recipientIndexes, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => _connections.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var lane in _lanes.Values)
+        {
+            await lane.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     private async Task<IReadOnlyList<RecipientOutcome>> DeliverToHostsAsync(QueuedMessage message, Route route, IReadOnlyList<int> indexes, CancellationToken cancellationToken)
     {
@@ -114,42 +113,24 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
                 }
 
                 var key = new ConnectionKey(route.Destination, host.Name, endPoint);
-                TransactionResult? result = null;
-                var session = _connections.TryTake(key);
-                if (session is not null)
-                {
-                    result = await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
-                    if (session.ClosedBeforeTransaction)
-                    {
-                        // The server closed the idle connection (its timeout, a restart): nothing was
-                        // sent, so a fresh connection to the same server tries at once.
-                        LogStaleConnection(_logger, message.Id, Relay(host.Name, endPoint));
-                        await session.DisposeAsync().ConfigureAwait(false);
-                        session = null;
-                        result = null;
-                    }
-                }
-
-                if (session is null)
+                var sent = await SendThroughLaneAsync(key, outbound, clientOptions, cancellationToken).ConfigureAwait(false);
+                if (sent.NewConnection)
                 {
                     sessions++;
-                    var connect = await SmtpClientSession.ConnectAsync(endPoint, host.Name, clientOptions, _timeProvider, _clientLogger, cancellationToken).ConfigureAwait(false);
-                    if (!connect.Connected)
-                    {
-                        lastFailure = connect.Failure;
-                        lastHost = Relay(host.Name, endPoint);
-                        LogHostFailed(_logger, message.Id, lastHost, connect.Failure.ToString());
-
-                        // RFC 5321 §5.1: a host that does not answer, or answers with an error
-                        // greeting, sends the client on to the next one.
-                        continue;
-                    }
-
-                    session = connect.Session;
                 }
 
-                result ??= await session.SendAsync(outbound, cancellationToken).ConfigureAwait(false);
                 var relay = Relay(host.Name, endPoint);
+                if (sent.Transaction is not { } result)
+                {
+                    lastFailure = sent.ConnectFailure;
+                    lastHost = relay;
+                    LogHostFailed(_logger, message.Id, relay, sent.ConnectFailure!.ToString());
+
+                    // RFC 5321 §5.1: a host that does not answer, or answers with an error
+                    // greeting, sends the client on to the next one.
+                    continue;
+                }
+
                 if (result.TransactionFailure is { IsTransientFailure: true })
                 {
                     // Nothing was decided for any recipient (the connection broke, MAIL was refused
@@ -157,13 +138,11 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
                     lastFailure = result.TransactionFailure;
                     lastHost = relay;
                     LogHostFailed(_logger, message.Id, relay, lastFailure.ToString());
-                    await session.DisposeAsync().ConfigureAwait(false);
                     continue;
                 }
 
-                await KeepOrCloseAsync(key, session).ConfigureAwait(false);
                 _dead.TryRemove(route.Destination, out _);
-                return ToOutcomes(message, indexes, result, host.Name, relay, suppressSuccessReport: session.Capabilities.Dsn);
+                return ToOutcomes(message, indexes, result, host.Name, relay, suppressSuccessReport: sent.PeerOffersDsn);
             }
         }
 
@@ -180,20 +159,30 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
         return Finish(message, indexes, kind, status, lastHost, failure.DiagnosticCode ?? "x-mailroom; " + failure.Text, lastHost ?? "none");
     }
 
-    /// <summary>
-    /// Keeps a usable session for the next message to the same server (its next transaction starts
-    /// with a pipelined RSET that proves the connection still works), or closes it.
-    /// </summary>
-    private async Task KeepOrCloseAsync(ConnectionKey key, SmtpClientSession session)
+    /// <summary>Sends the message through the server's lane, making the lane when there is none (or the one found was just retired).</summary>
+    private async Task<LaneResult> SendThroughLaneAsync(ConnectionKey key, OutboundMessage outbound, SmtpClientOptions clientOptions, CancellationToken cancellationToken)
     {
-        if (session.IsUsable)
+        while (true)
         {
-            _connections.Return(key, session);
-            return;
-        }
+            var lane = _lanes.GetOrAdd(key, NewLane, clientOptions);
+            if (await lane.TrySendAsync(outbound, cancellationToken).ConfigureAwait(false) is { } sent)
+            {
+                return sent;
+            }
 
-        await session.DisposeAsync().ConfigureAwait(false);
+            _lanes.TryRemove(new KeyValuePair<ConnectionKey, ConnectionLane>(key, lane));
+        }
     }
+
+    private ConnectionLane NewLane(ConnectionKey key, SmtpClientOptions clientOptions) => new(
+        key,
+        cancellationToken => SmtpClientSession.ConnectAsync(key.EndPoint, key.Host, clientOptions, _timeProvider, _clientLogger, cancellationToken),
+        _destinationSlots.GetOrAdd(key.Destination, _ => new SemaphoreSlim(_options.ConnectionsPerDestination)),
+        _options.ConnectionsPerDestination,
+        _options.IdleConnectionTime,
+        _timeProvider,
+        _laneLogger,
+        emptied: lane => _lanes.TryRemove(new KeyValuePair<ConnectionKey, ConnectionLane>(lane.Key, lane)));
 
     private OutboundMessage ToOutbound(QueuedMessage message, IReadOnlyList<int> indexes)
     {
@@ -269,7 +258,4 @@ public sealed partial class RemoteDeliveryAgent : IRemoteDelivery, IAsyncDisposa
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{QueueId}: host {Relay} failed, trying the next: {Reason}")]
     private static partial void LogHostFailed(ILogger logger, QueueId queueId, string relay, string reason);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{QueueId}: the cached connection to {Relay} was closed; connecting again")]
-    private static partial void LogStaleConnection(ILogger logger, QueueId queueId, string relay);
 }

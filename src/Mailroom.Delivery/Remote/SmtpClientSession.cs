@@ -38,8 +38,13 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     private PipeWriter _writer;
     private bool _broken;
 
-    // Transactions begun on this connection: from the second on, each starts with RSET.
+    // Transactions begun on this connection: from the second on, each starts with RSET, unless its
+    // commands already went out behind the previous one's data (_begun).
     private int _transactions;
+
+    // The message whose MAIL, RCPT and DATA were written behind the last final dot (RFC 2920 §3.1);
+    // its replies are still to be read by the SendAsync that carries it.
+    private OutboundMessage? _begun;
     private bool _disposed;
     private string? _certificateError;
 
@@ -75,9 +80,10 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     public bool IsUsable => !_broken && !_disposed;
 
     /// <summary>
-    /// The last <see cref="SendAsync"/> found the connection closed before its transaction began (the
-    /// RSET that starts a reused session got no reply): nothing of that message reached the server,
-    /// so a fresh connection to the same server may try again at once.
+    /// The last <see cref="SendAsync(OutboundMessage, Func{OutboundMessage?}?, CancellationToken)"/>
+    /// lost the connection before the server answered anything of its transaction (the RSET that
+    /// starts a reused session, or the commands that went out behind the previous message's data):
+    /// nothing of that message's content was sent, so a fresh connection may try again at once.
     /// </summary>
     public bool ClosedBeforeTransaction { get; private set; }
 
@@ -153,45 +159,44 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
     /// first what the peer can take (SIZE, SMTPUTF8); pipelines MAIL, RCPT and DATA when the peer
     /// offers PIPELINING (RFC 2920). Never throws except for cancellation.
     /// </summary>
-    public async Task<TransactionResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    public Task<TransactionResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken) =>
+        SendAsync(message, takeFollowing: null, cancellationToken);
+
+    /// <summary>
+    /// Sends one message, and when the peer offers PIPELINING asks <paramref name="takeFollowing"/>
+    /// for the next one as this one's data goes out: the next message's MAIL, RCPT and DATA then go
+    /// in the same write as this one's final dot (RFC 2920 §3.1 lets the end of data be followed in
+    /// one group), so a connection carrying messages back to back costs one round trip per message
+    /// instead of two. A message taken that way must be the next one sent on this session, and must
+    /// be one <see cref="Refusal"/> passes. Never throws except for cancellation.
+    /// </summary>
+    public async Task<TransactionResult> SendAsync(OutboundMessage message, Func<OutboundMessage?>? takeFollowing, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var begun = ReferenceEquals(_begun, message);
+        _begun = null;
         ClosedBeforeTransaction = false;
-        var recipients = message.Recipients;
         if (_broken)
         {
+            // Commands written behind a message whose transaction then broke the connection: nothing of this one was delivered.
+            ClosedBeforeTransaction = begun;
             return AllRecipients(message, ConnectionLost);
         }
 
-        if (ContainsLineBreak(message.ReversePath) || recipients.Any(r => ContainsLineBreak(r.Address) || ContainsLineBreak(r.OriginalRecipient)))
+        if (Refusal(message) is { } refusal)
         {
-            // The queue's addresses come from the SMTP grammar; this guards the command line regardless.
-            return AllRecipients(message, SmtpReplyInfo.Local(554, EnhancedStatusCode.BadDestinationSyntax, "address contains a line break"));
+            return refusal;
         }
 
-        // RFC 6531 §3.2: a message that needs SMTPUTF8 cannot go to a server without it.
-        var needsUtf8 = !Ascii.IsValid(message.ReversePath) || recipients.Any(r => !Ascii.IsValid(r.Address));
-        if (needsUtf8 && !Capabilities.SmtpUtf8)
-        {
-            return AllRecipients(message, SmtpReplyInfo.Local(553, EnhancedStatusCode.NonAsciiAddress, "the remote server does not support SMTPUTF8, required by an international address"));
-        }
-
-        // RFC 1870 §4: a client must not send a message larger than the server's announced SIZE.
-        if (Capabilities.Size is > 0 and var limit && message.Size > limit)
-        {
-            return AllRecipients(message, SmtpReplyInfo.Local(552, EnhancedStatusCode.MessageTooBig, $"message size {message.Size} exceeds the remote server's limit of {limit}"));
-        }
-
-        // RFC 6152 §3: 8-bit content to a server without 8BITMIME is converted to 7 bit. Binary
-        // content (BINARYMIME) needs BDAT, which this client does not use: it is converted too.
-        var convert = message.Body == BodyType.BinaryMime || (message.Body == BodyType.EightBitMime && !Capabilities.EightBitMime);
+        var transaction = Prepare(message);
+        var recipients = message.Recipients;
         var replies = new SmtpReplyInfo?[recipients.Count];
         var accepted = new bool[recipients.Count];
         SmtpReplyInfo? dataReply = null;
         _transactionFailure = null;
         try
         {
-            dataReply = await TransactAsync(message, MailCommand(message, needsUtf8, convert), replies, accepted, convert, cancellationToken).ConfigureAwait(false);
+            dataReply = await TransactAsync(transaction, begun, replies, accepted, takeFollowing, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
         {
@@ -225,6 +230,35 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         }
 
         return new TransactionResult(results, dataReply) { TransactionFailure = _transactionFailure };
+    }
+
+    /// <summary>
+    /// The result that refuses <paramref name="message"/> on this connection before anything is sent,
+    /// or null when it can go: an address with a line break, an international address to a server
+    /// without SMTPUTF8, a message larger than the server's SIZE.
+    /// </summary>
+    public TransactionResult? Refusal(OutboundMessage message)
+    {
+        var recipients = message.Recipients;
+        if (ContainsLineBreak(message.ReversePath) || recipients.Any(r => ContainsLineBreak(r.Address) || ContainsLineBreak(r.OriginalRecipient)))
+        {
+            // The queue's addresses come from the SMTP grammar; this guards the command line regardless.
+            return AllRecipients(message, SmtpReplyInfo.Local(554, EnhancedStatusCode.BadDestinationSyntax, "address contains a line break"));
+        }
+
+        // RFC 6531 §3.2: a message that needs SMTPUTF8 cannot go to a server without it.
+        if (NeedsUtf8(message) && !Capabilities.SmtpUtf8)
+        {
+            return AllRecipients(message, SmtpReplyInfo.Local(553, EnhancedStatusCode.NonAsciiAddress, "the remote server does not support SMTPUTF8, required by an international address"));
+        }
+
+        // RFC 1870 §4: a client must not send a message larger than the server's announced SIZE.
+        if (Capabilities.Size is > 0 and var limit && message.Size > limit)
+        {
+            return AllRecipients(message, SmtpReplyInfo.Local(552, EnhancedStatusCode.MessageTooBig, $"message size {message.Size} exceeds the remote server's limit of {limit}"));
+        }
+
+        return null;
     }
 
     /// <summary>Sends QUIT and waits for its reply (at most <see cref="SmtpClientOptions.QuitTimeout"/>), then closes.</summary>
@@ -477,8 +511,41 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         return reply.IsPermanentFailure ? reply with { Code = 454, Status = EnhancedStatusCode.TemporarySecurity } : reply;
     }
 
-    private async Task<SmtpReplyInfo?> TransactAsync(OutboundMessage message, string mailCommand, SmtpReplyInfo?[] replies, bool[] accepted, bool convert, CancellationToken cancellationToken)
+    /// <summary>What one message needs on this connection: its MAIL command, and whether its content goes out converted to 7 bit.</summary>
+    private readonly record struct PreparedTransaction(OutboundMessage Message, string MailCommand, bool Convert);
+
+    private PreparedTransaction Prepare(OutboundMessage message)
     {
+        // RFC 6152 §3: 8-bit content to a server without 8BITMIME is converted to 7 bit. Binary
+        // content (BINARYMIME) needs BDAT, which this client does not use: it is converted too.
+        var convert = message.Body == BodyType.BinaryMime || (message.Body == BodyType.EightBitMime && !Capabilities.EightBitMime);
+        return new PreparedTransaction(message, MailCommand(message, NeedsUtf8(message), convert), convert);
+    }
+
+    private static bool NeedsUtf8(OutboundMessage message) =>
+        !Ascii.IsValid(message.ReversePath) || message.Recipients.Any(r => !Ascii.IsValid(r.Address));
+
+    /// <summary>MAIL, every RCPT and DATA: one group (RFC 2920 §3.1), the replies come in order.</summary>
+    private void WriteCommandGroup(PreparedTransaction transaction)
+    {
+        WriteCommand(transaction.MailCommand);
+        foreach (var recipient in transaction.Message.Recipients)
+        {
+            WriteCommand(RcptCommand(recipient));
+        }
+
+        WriteCommand("DATA");
+    }
+
+    /// <param name="transaction">The message and its MAIL command.</param>
+    /// <param name="begun">Its commands went out behind the previous message's data: only their replies are left to read.</param>
+    /// <param name="replies">Filled with each recipient's deciding reply.</param>
+    /// <param name="accepted">Filled with whether each recipient's RCPT was accepted.</param>
+    /// <param name="takeFollowing">Asked for the next message as the data goes out (pipelining only).</param>
+    /// <param name="cancellationToken">Cancels the transaction.</param>
+    private async Task<SmtpReplyInfo?> TransactAsync(PreparedTransaction transaction, bool begun, SmtpReplyInfo?[] replies, bool[] accepted, Func<OutboundMessage?>? takeFollowing, CancellationToken cancellationToken)
+    {
+        var message = transaction.Message;
         var recipients = message.Recipients;
         SmtpReplyInfo mailReply;
         SmtpReplyInfo dataInitReply;
@@ -486,25 +553,24 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         // A session used before (a cached connection) starts with RSET, which proves the connection
         // still works (Postfix verifies a cached session the same way). Every earlier transaction
         // ended in a clean state (the reply to the final dot, or RSET after a refusal), so this RSET
-        // changes nothing else; with PIPELINING it goes in the same write as MAIL and costs no round trip.
-        var reused = _transactions++ > 0;
+        // changes nothing else; with PIPELINING it goes in the same write as MAIL and costs no round
+        // trip. Commands that followed the previous message's data need no RSET: that connection was
+        // in use a moment ago.
+        var reused = !begun && _transactions > 0;
+        _transactions++;
         if (Capabilities.Pipelining)
         {
-            // RFC 2920 §3.1: MAIL, every RCPT and DATA go in one write; the replies come in order.
-            if (reused)
+            if (!begun)
             {
-                WriteCommand("RSET");
+                if (reused)
+                {
+                    WriteCommand("RSET");
+                }
+
+                WriteCommandGroup(transaction);
             }
 
-            WriteCommand(mailCommand);
-            for (var i = 0; i < recipients.Count; i++)
-            {
-                WriteCommand(RcptCommand(recipients[i]));
-            }
-
-            WriteCommand("DATA");
-            await BeginTransactionAsync(reused, cancellationToken).ConfigureAwait(false);
-            mailReply = await ReadReplyAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            mailReply = await BeginPipelinedTransactionAsync(begun, reused, cancellationToken).ConfigureAwait(false);
             if (!mailReply.IsPositive)
             {
                 _transactionFailure = mailReply;
@@ -540,7 +606,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
                 await BeginTransactionAsync(reused, cancellationToken).ConfigureAwait(false);
             }
 
-            mailReply = await CommandAsync(mailCommand, _options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            mailReply = await CommandAsync(transaction.MailCommand, _options.MailTimeout, cancellationToken).ConfigureAwait(false);
             if (!mailReply.IsPositive)
             {
                 _transactionFailure = mailReply;
@@ -575,7 +641,7 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
         var data = new DataWriteStream(_writer, _options.DataTimeout, _timeProvider);
         await using (var content = message.OpenContent())
         {
-            if (convert)
+            if (transaction.Convert)
             {
                 await SevenBitConverter.ConvertAsync(content, data, cancellationToken).ConfigureAwait(false);
             }
@@ -585,7 +651,15 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             }
         }
 
-        await data.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        data.WriteEnd();
+        if (Capabilities.Pipelining && takeFollowing?.Invoke() is { } following)
+        {
+            // RFC 2920 §3.1: the next transaction's commands may follow the end of data in one write.
+            WriteCommandGroup(Prepare(following));
+            _begun = following;
+        }
+
+        await data.FlushWrittenAsync(cancellationToken).ConfigureAwait(false);
         var final = await ReadReplyAsync(_options.DataDoneTimeout, cancellationToken).ConfigureAwait(false);
         if (!final.IsPositive)
         {
@@ -751,6 +825,36 @@ public sealed partial class SmtpClientSession : IAsyncDisposable
             }
         }
         catch (Exception e) when (reused && !cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
+        {
+            ClosedBeforeTransaction = true;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends a pipelined group (unless it went out behind the previous data already), reads the
+    /// reply to a reused session's RSET, and returns the reply to MAIL. A connection that fails
+    /// before that reply failed before the transaction began (<see cref="ClosedBeforeTransaction"/>)
+    /// when the connection had carried a transaction before.
+    /// </summary>
+    private async Task<SmtpReplyInfo> BeginPipelinedTransactionAsync(bool begun, bool reused, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!begun)
+            {
+                await FlushAsync(reused ? _options.RsetTimeout : _options.MailTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (reused && await ReadReplyAsync(_options.RsetTimeout, cancellationToken).ConfigureAwait(false) is { Code: 421 } closing)
+            {
+                // RFC 5321 §3.8: the server is closing the connection; what was pipelined behind the RSET is lost with it.
+                throw new IOException($"the server is closing the connection: {closing}");
+            }
+
+            return await ReadReplyAsync(_options.MailTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when ((begun || reused) && !cancellationToken.IsCancellationRequested && IsConnectionFailure(e))
         {
             ClosedBeforeTransaction = true;
             throw;
