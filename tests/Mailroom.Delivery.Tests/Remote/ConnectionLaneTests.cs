@@ -23,14 +23,14 @@ public sealed class ConnectionLaneTests
         {
             await queued.Task;
             await SmtpClientSessionTests.GreetAsync(peer, Ehlo);
-            await ExpectGroupAsync(peer, "a@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "a@example.org");
             await peer.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
             await peer.ReadDataAsync();
-            await ExpectGroupAsync(peer, "b@example.org"); // before the dot's reply, and without RSET
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "b@example.org"); // before the dot's reply, and without RSET
             await peer.SendAsync("250 2.0.0 Ok: queued\r\n250 Ok\r\n250 Ok\r\n354 go\r\n");
             await peer.ReadDataAsync();
             await peer.SendAsync("250 2.0.0 Ok: queued\r\n");
-            await QuitAsync(peer);
+            await SmtpClientSessionTests.QuitAsync(peer);
         });
         var lane = Lane(server.EndPoint, TimeProvider.System);
 
@@ -58,11 +58,11 @@ public sealed class ConnectionLaneTests
         await using var server = new FakeSmtpServer(async peer =>
         {
             await SmtpClientSessionTests.GreetAsync(peer, Ehlo);
-            await ExpectGroupAsync(peer, "a@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "a@example.org");
             await peer.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
             await peer.ReadDataAsync();
             await peer.SendAsync("250 2.0.0 Ok: queued\r\n");
-            await QuitAsync(peer);
+            await SmtpClientSessionTests.QuitAsync(peer);
             quit.SetResult();
         });
         var retired = new TaskCompletionSource<ConnectionLane>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,20 +88,7 @@ public sealed class ConnectionLaneTests
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var failure = SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 1), "connect failed: Connection refused");
         var connects = 0;
-        var lane = new ConnectionLane(
-            Key(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9)),
-            async _ =>
-            {
-                Interlocked.Increment(ref connects);
-                await queued.Task;
-                return SmtpConnectResult.Failed(failure);
-            },
-            new SemaphoreSlim(1),
-            maxConnections: 1,
-            TimeSpan.FromSeconds(2),
-            TimeProvider.System,
-            NullLogger.Instance,
-            emptied: _ => { });
+        var lane = FailingLane(queued.Task, failure, maxConnections: 1, () => Interlocked.Increment(ref connects));
 
         var first = lane.TrySendAsync(SmtpClientSessionTests.Message("one\r\n", "a@example.org"), CancellationToken.None);
         var second = lane.TrySendAsync(SmtpClientSessionTests.Message("two\r\n", "b@example.org"), CancellationToken.None);
@@ -123,19 +110,7 @@ public sealed class ConnectionLaneTests
     {
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var failure = SmtpReplyInfo.Local(421, new EnhancedStatusCode(4, 4, 1), "connect failed: Connection refused");
-        var lane = new ConnectionLane(
-            Key(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9)),
-            async _ =>
-            {
-                await queued.Task;
-                return SmtpConnectResult.Failed(failure);
-            },
-            new SemaphoreSlim(2),
-            maxConnections: 2,
-            TimeSpan.FromSeconds(2),
-            TimeProvider.System,
-            NullLogger.Instance,
-            emptied: _ => { });
+        var lane = FailingLane(queued.Task, failure, maxConnections: 2);
 
         // Three messages open two connections, which fail at the same moment: whichever fails first
         // leaves the messages to the other, and the last one (or a new one) answers them all.
@@ -161,20 +136,20 @@ public sealed class ConnectionLaneTests
             {
                 await queued.Task;
                 await SmtpClientSessionTests.GreetAsync(first, Ehlo);
-                await ExpectGroupAsync(first, "a@example.org");
+                await SmtpClientSessionTests.ExpectCommandGroupAsync(first, "a@example.org");
                 await first.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
                 await first.ReadDataAsync();
-                await ExpectGroupAsync(first, "b@example.org");
+                await SmtpClientSessionTests.ExpectCommandGroupAsync(first, "b@example.org");
                 first.Close(); // no reply to the first message's dot
             },
             async second =>
             {
                 await SmtpClientSessionTests.GreetAsync(second, Ehlo);
-                await ExpectGroupAsync(second, "b@example.org");
+                await SmtpClientSessionTests.ExpectCommandGroupAsync(second, "b@example.org");
                 await second.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
                 await second.ReadDataAsync();
                 await second.SendAsync("250 2.0.0 Ok: queued\r\n");
-                await QuitAsync(second);
+                await SmtpClientSessionTests.QuitAsync(second);
             });
         var lane = Lane(server.EndPoint, TimeProvider.System);
 
@@ -209,7 +184,7 @@ public sealed class ConnectionLaneTests
             await peer.SendAsync("250 Ok\r\n250 Ok\r\n354 go\r\n");
             await peer.ReadDataAsync();
             await peer.SendAsync("250 2.0.0 Ok: queued\r\n");
-            await QuitAsync(peer); // nothing of the large message
+            await SmtpClientSessionTests.QuitAsync(peer); // nothing of the large message
         });
         var lane = Lane(server.EndPoint, TimeProvider.System);
 
@@ -236,6 +211,22 @@ public sealed class ConnectionLaneTests
         NullLogger.Instance,
         emptied ?? (_ => { }));
 
+    /// <summary>A lane whose every connect fails with <paramref name="failure"/> once <paramref name="queued"/> completes.</summary>
+    private static ConnectionLane FailingLane(Task queued, SmtpReplyInfo failure, int maxConnections, Action? connecting = null) => new(
+        Key(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9)),
+        async _ =>
+        {
+            connecting?.Invoke();
+            await queued;
+            return SmtpConnectResult.Failed(failure);
+        },
+        new SemaphoreSlim(maxConnections),
+        maxConnections,
+        TimeSpan.FromSeconds(2),
+        TimeProvider.System,
+        NullLogger.Instance,
+        emptied: _ => { });
+
     private static ConnectionKey Key(System.Net.IPEndPoint server) => new("example.org", "mx.test", server);
 
     private static async Task WaitForTimerAsync(ObservedTimeProvider time, TimeSpan dueTime)
@@ -244,18 +235,5 @@ public sealed class ConnectionLaneTests
         while (await time.TimersCreated.Reader.ReadAsync(timeout.Token) != dueTime)
         {
         }
-    }
-
-    private static async Task ExpectGroupAsync(FakePeer peer, string recipient)
-    {
-        await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
-        await peer.ExpectAsync($"RCPT TO:<{recipient}>");
-        await peer.ExpectAsync("DATA");
-    }
-
-    private static async Task QuitAsync(FakePeer peer)
-    {
-        await peer.ExpectAsync("QUIT");
-        await peer.SendAsync("221 2.0.0 Bye\r\n");
     }
 }

@@ -8,13 +8,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Mailroom.Delivery.Tests.Remote;
 
-/// <summary>Connection reuse in the agent: a cached connection carries the next message; one the server closed is replaced at once.</summary>
+/// <summary>Connection reuse in the agent: a kept connection carries the next message after a pipelined RSET; one the server closed is replaced at once.</summary>
 public sealed class RemoteDeliveryAgentTests
 {
     private const string Ehlo = "250-mx.test\r\n250 PIPELINING\r\n";
 
     [Fact]
-    public async Task TheNextMessageGoesOverTheCachedConnectionAfterAPipelinedRset()
+    public async Task TheNextMessageGoesOverTheKeptConnectionAfterAPipelinedRset()
     {
         await using var server = new FakeSmtpServer(async peer =>
         {
@@ -32,7 +32,7 @@ public sealed class RemoteDeliveryAgentTests
     }
 
     [Fact]
-    public async Task ACachedConnectionTheServerClosedIsReplacedByANewOneInTheSameAttempt()
+    public async Task AKeptConnectionTheServerClosedIsReplacedByANewOneInTheSameAttempt()
     {
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new FakeSmtpServer(
@@ -89,9 +89,7 @@ public sealed class RemoteDeliveryAgentTests
     /// <summary>The pipelined MAIL, RCPT and DATA of one message (after an RSET the test read already), its data and 250.</summary>
     private static async Task AcceptMessageAsync(FakePeer peer, string recipient, bool rset = false)
     {
-        await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
-        await peer.ExpectAsync($"RCPT TO:<{recipient}>");
-        await peer.ExpectAsync("DATA");
+        await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, recipient);
         await peer.SendAsync((rset ? "250 2.0.0 Ok\r\n" : string.Empty) + "250 Ok\r\n250 Ok\r\n354 go\r\n");
         var data = Encoding.ASCII.GetString(await peer.ReadDataAsync());
         Assert.StartsWith($"Subject: to {recipient}", data, StringComparison.Ordinal);

@@ -20,17 +20,16 @@ public sealed class SmtpClientSessionPipeliningTests
         await using var server = new FakeSmtpServer(async peer =>
         {
             await SmtpClientSessionTests.GreetAsync(peer, PipeliningEhlo);
-            await ExpectGroupAsync(peer, "a@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "a@example.org");
             await peer.SendAsync("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n");
             Assert.Equal("one\r\n.\r\n", Encoding.ASCII.GetString(await peer.ReadDataAsync()));
 
             // Still no reply to the dot, and the second message's commands are here: no RSET before them.
-            await ExpectGroupAsync(peer, "b@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "b@example.org");
             await peer.SendAsync("250 2.0.0 Ok: queued as ONE\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n");
             Assert.Equal("two\r\n.\r\n", Encoding.ASCII.GetString(await peer.ReadDataAsync()));
             await peer.SendAsync("250 2.0.0 Ok: queued as TWO\r\n");
-            await peer.ExpectAsync("QUIT");
-            await peer.SendAsync("221 2.0.0 Bye\r\n");
+            await SmtpClientSessionTests.QuitAsync(peer);
         });
         var second = SmtpClientSessionTests.Message("two\r\n", "b@example.org");
         var taken = 0;
@@ -65,8 +64,7 @@ public sealed class SmtpClientSessionPipeliningTests
             await peer.SendAsync("354 go ahead\r\n");
             await peer.ReadDataAsync();
             await peer.SendAsync("250 2.0.0 Ok\r\n");
-            await peer.ExpectAsync("QUIT");
-            await peer.SendAsync("221 2.0.0 Bye\r\n");
+            await SmtpClientSessionTests.QuitAsync(peer);
         });
         var asked = false;
 
@@ -92,10 +90,10 @@ public sealed class SmtpClientSessionPipeliningTests
         await using var server = new FakeSmtpServer(async peer =>
         {
             await SmtpClientSessionTests.GreetAsync(peer, PipeliningEhlo);
-            await ExpectGroupAsync(peer, "a@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "a@example.org");
             await peer.SendAsync("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n");
             await peer.ReadDataAsync();
-            await ExpectGroupAsync(peer, "b@example.org");
+            await SmtpClientSessionTests.ExpectCommandGroupAsync(peer, "b@example.org");
             peer.Close();
         });
         var second = SmtpClientSessionTests.Message("two\r\n", "b@example.org");
@@ -114,13 +112,6 @@ public sealed class SmtpClientSessionPipeliningTests
         Assert.Equal(DeliveryOutcome.Deferred, Assert.Single(next.Recipients).Outcome);
         Assert.True(session.ClosedBeforeTransaction);
         await server.Completion.WaitAsync(TimeSpan.FromSeconds(10));
-    }
-
-    private static async Task ExpectGroupAsync(FakePeer peer, string recipient)
-    {
-        await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
-        await peer.ExpectAsync($"RCPT TO:<{recipient}>");
-        await peer.ExpectAsync("DATA");
     }
 
     private static Task<SmtpConnectResult> ConnectAsync(FakeSmtpServer server) =>

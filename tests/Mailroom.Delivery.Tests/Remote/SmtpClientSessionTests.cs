@@ -34,10 +34,18 @@ public sealed class SmtpClientSessionTests
         await peer.SendAsync(ehloReply);
     }
 
-    private static async Task QuitAsync(FakePeer peer)
+    internal static async Task QuitAsync(FakePeer peer)
     {
         await peer.ExpectAsync("QUIT");
         await peer.SendAsync("221 2.0.0 Bye\r\n");
+    }
+
+    /// <summary>Reads one message's pipelined MAIL (from sender@example.com), RCPT and DATA.</summary>
+    internal static async Task ExpectCommandGroupAsync(FakePeer peer, string recipient)
+    {
+        await peer.ExpectAsync("MAIL FROM:<sender@example.com>");
+        await peer.ExpectAsync($"RCPT TO:<{recipient}>");
+        await peer.ExpectAsync("DATA");
     }
 
     [Fact]
